@@ -1,0 +1,1 @@
+"""Invoke task modules, one per command group; ``tasks.py`` mounts them."""

@@ -1,0 +1,255 @@
+"""Per-environment configuration: one TOML file (``pipeline.toml``), validated into dataclasses.
+
+The file has a ``[defaults]`` table and one ``[env.<name>]`` table per environment; an
+environment's table is deep-merged over the defaults. String values may reference
+environment variables as ``${NAME}``; for ``--env local`` the variables that
+``invoke sandbox.up`` wrote to ``.sandbox/env`` are added. Secrets are never values in
+this file: it names where they come from (see ``pipeline.secrets``).
+
+Every error is a :class:`ConfigError` naming the setting (``env.prod.klaviyo.revision``)
+and what is accepted. docs/configuration.md is the reference for every key.
+"""
+from __future__ import annotations
+
+import dataclasses
+import os
+import re
+import tomllib
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+DEFAULT_CONFIG_FILE = "pipeline.toml"
+SANDBOX_ENV_FILE = Path(".sandbox") / "env"
+
+
+class ConfigError(ValueError):
+    """A setting is missing, unknown or malformed. The message names it."""
+
+
+@dataclass(frozen=True)
+class KubeSettings:
+    kubeconfig: str = ""                 # empty: the default kubeconfig ($KUBECONFIG, ~/.kube/config)
+    context: str = ""                    # empty: the kubeconfig's current context
+    namespace: str = "default"
+    deployment: str = "klaviyo-sync"
+    container: str = "app"
+    manifests: str = "k8s"               # directory of manifests rendered for the environment
+    health_port: int = 8080
+    health_path: str = "/health"
+    metrics_path: str = "/metrics"
+
+
+@dataclass(frozen=True)
+class KlaviyoSettings:
+    base_url: str = "https://a.klaviyo.com"
+    status_page_url: str = "https://status.klaviyo.com"
+    revision: str = "2026-10-15"
+    components: tuple[str, ...] = ("Klaviyo API",)
+    rate_limit_floor: int = 5            # minimum RateLimit-Remaining for preflight to pass
+    maintenance_window_minutes: int = 60  # maintenance starting within this window blocks a deploy
+    app_source: str = "examples/klaviyo-sync"  # the app's tree: SDK pin and hard-coded key checks
+    timeout_seconds: float = 10.0
+
+
+@dataclass(frozen=True)
+class SecretSettings:
+    source: str = "env"                  # env | file | kubernetes
+    path: str = ""                       # file: a KEY=VALUE file; kubernetes: "<namespace>/<secret name>"
+    private_key: str = "KLAVIYO_PRIVATE_KEY"
+    webhook_secret: str = "KLAVIYO_WEBHOOK_SIGNING_SECRET"
+    public_key: str = ""                 # empty: the app does not use a public key
+    launchdarkly_api_token: str = "LAUNCHDARKLY_API_TOKEN"
+    launchdarkly_sdk_key: str = "LAUNCHDARKLY_SDK_KEY"
+
+
+@dataclass(frozen=True)
+class FlagSettings:
+    api_url: str = "https://app.launchdarkly.com"
+    stream_url: str = "https://stream.launchdarkly.com"
+    events_url: str = "https://events.launchdarkly.com"
+    project: str = "default"
+    environment: str = "production"
+    kill_switch: str = "klaviyo-enabled"
+    observe_timeout_seconds: float = 10.0
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    """The checklist's alert thresholds; a verdict fails when a value exceeds its maximum."""
+    auth_errors_max: int = 0             # any 401/403 from Klaviyo: P1
+    server_errors_per_minute_max: float = 10.0   # 5xx from Klaviyo: P1
+    throttled_per_minute_max: float = 5.0        # 429 from Klaviyo: P2
+    p95_latency_seconds_max: float = 5.0         # P2
+    webhook_signature_failures_max: int = 0      # any invalid signature: P2
+
+
+@dataclass(frozen=True)
+class RolloutSettings:
+    gates: tuple[str, ...] = ("1", "50%", "100%")  # pod counts or percentages of spec.replicas
+    bake_seconds: float = 60.0
+    gate_verify_seconds: float = 10.0
+    progress_deadline_seconds: int = 600
+    metrics_source: str = "pods"         # pods (each pod's /metrics) | prometheus
+    prometheus_url: str = ""
+
+
+@dataclass(frozen=True)
+class RollbackSettings:
+    via: tuple[str, ...] = ("flag", "undo", "git")  # on-demand default order
+    automatic: bool = True
+    git_remote: str = "origin"
+    git_branch: str = "main"
+
+
+@dataclass(frozen=True)
+class EnvConfig:
+    name: str
+    app: str = "klaviyo-sync"
+    kube: KubeSettings = field(default_factory=KubeSettings)
+    klaviyo: KlaviyoSettings = field(default_factory=KlaviyoSettings)
+    secrets: SecretSettings = field(default_factory=SecretSettings)
+    flags: FlagSettings = field(default_factory=FlagSettings)
+    thresholds: Thresholds = field(default_factory=Thresholds)
+    rollout: RolloutSettings = field(default_factory=RolloutSettings)
+    rollback: RollbackSettings = field(default_factory=RollbackSettings)
+    variables: Mapping[str, str] = field(default_factory=dict, compare=False, repr=False)
+
+
+ROLLBACK_MECHANISMS = ("flag", "undo", "git")
+SECRET_SOURCES = ("env", "file", "kubernetes")
+METRICS_SOURCES = ("pods", "prometheus")
+_VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+
+def load_config(env: str, path: str | Path = DEFAULT_CONFIG_FILE,
+                environ: Mapping[str, str] | None = None) -> EnvConfig:
+    """Read ``path`` and return the validated settings of environment ``env``."""
+    path = Path(path)
+    try:
+        raw = tomllib.loads(path.read_text())
+    except FileNotFoundError:
+        raise ConfigError(f"configuration file {path} not found") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"configuration file {path} is not valid TOML: {exc}") from None
+    _reject_unknown(raw, {"defaults", "env"}, "")
+    envs = raw.get("env", {})
+    if env not in envs:
+        known = ", ".join(sorted(envs)) or "none"
+        raise ConfigError(f"unknown environment {env!r} (--env): {path} defines {known}")
+    merged = _deep_merge(raw.get("defaults", {}), envs[env])
+    variables = dict(os.environ if environ is None else environ)
+    if env == "local":
+        variables = {**read_env_file(SANDBOX_ENV_FILE), **variables}
+    merged = _interpolate(merged, variables, f"env.{env}")
+    config = _build(EnvConfig, {**merged, "name": env}, f"env.{env}")
+    validate(config)
+    return dataclasses.replace(config, variables=variables)
+
+
+def environments(path: str | Path = DEFAULT_CONFIG_FILE) -> list[str]:
+    """The environment names the file defines."""
+    return sorted(tomllib.loads(Path(path).read_text()).get("env", {}))
+
+
+def read_env_file(path: Path) -> dict[str, str]:
+    """Parse shell ``KEY=VALUE`` lines (as ``.sandbox/env`` holds); a missing file is empty."""
+    if not path.exists():
+        return {}
+    values: dict[str, str] = {}
+    for line in path.read_text().splitlines():
+        line = line.strip()
+        if not line or line.startswith("#") or "=" not in line:
+            continue
+        key, _, value = line.removeprefix("export ").partition("=")
+        values[key.strip()] = value.strip().strip("'\"")
+    return values
+
+
+def validate(config: EnvConfig) -> None:
+    """Cross-field rules that types alone do not express."""
+    prefix = f"env.{config.name}"
+    for mechanism in config.rollback.via:
+        if mechanism not in ROLLBACK_MECHANISMS:
+            raise ConfigError(f"{prefix}.rollback.via: unknown mechanism {mechanism!r}; "
+                              f"accepted: {', '.join(ROLLBACK_MECHANISMS)}")
+    if config.secrets.source not in SECRET_SOURCES:
+        raise ConfigError(f"{prefix}.secrets.source: {config.secrets.source!r} is not one of "
+                          f"{', '.join(SECRET_SOURCES)}")
+    if config.rollout.metrics_source not in METRICS_SOURCES:
+        raise ConfigError(f"{prefix}.rollout.metrics_source: {config.rollout.metrics_source!r} "
+                          f"is not one of {', '.join(METRICS_SOURCES)}")
+    if config.rollout.metrics_source == "prometheus" and not config.rollout.prometheus_url:
+        raise ConfigError(f"{prefix}.rollout.prometheus_url is required when metrics_source = 'prometheus'")
+    if not re.fullmatch(r"\d{4}-\d{2}-\d{2}(\.pre)?", config.klaviyo.revision):
+        raise ConfigError(f"{prefix}.klaviyo.revision: {config.klaviyo.revision!r} is not a "
+                          "revision date YYYY-MM-DD (optionally .pre)")
+    for gate in config.rollout.gates:
+        if not re.fullmatch(r"[1-9]\d*%?", gate) or (gate.endswith("%") and int(gate[:-1]) > 100):
+            raise ConfigError(f"{prefix}.rollout.gates: {gate!r} is neither a pod count (\"1\") "
+                              "nor a percentage from 1% to 100% (\"50%\")")
+
+
+def _deep_merge(base: Mapping[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in over.items():
+        if isinstance(value, Mapping) and isinstance(merged.get(key), Mapping):
+            merged[key] = _deep_merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def _interpolate(value: Any, variables: Mapping[str, str], where: str) -> Any:
+    if isinstance(value, Mapping):
+        return {k: _interpolate(v, variables, f"{where}.{k}") for k, v in value.items()}
+    if isinstance(value, list):
+        return [_interpolate(v, variables, where) for v in value]
+    if isinstance(value, str):
+        def substitute(match: re.Match[str]) -> str:
+            name = match.group(1)
+            if name not in variables:
+                raise ConfigError(f"{where}: variable ${{{name}}} is not set "
+                                  "(for --env local, run `invoke sandbox.up` first)")
+            return variables[name]
+        return _VAR.sub(substitute, value)
+    return value
+
+
+def _reject_unknown(data: Mapping[str, Any], allowed: set[str], where: str) -> None:
+    unknown = sorted(set(data) - allowed)
+    if unknown:
+        name = f"{where}.{unknown[0]}" if where else unknown[0]
+        raise ConfigError(f"unknown setting {name}; accepted here: {', '.join(sorted(allowed))}")
+
+
+def _build(cls: type, data: Any, where: str) -> Any:
+    if not isinstance(data, Mapping):
+        raise ConfigError(f"{where} must be a table, got {type(data).__name__}")
+    hints = typing.get_type_hints(cls)
+    fields = {f.name: f for f in dataclasses.fields(cls) if f.name != "variables"}
+    _reject_unknown(data, set(fields), where)
+    kwargs = {name: _coerce(hints[name], value, f"{where}.{name}")
+              for name, value in data.items() if name in fields}
+    return cls(**kwargs)
+
+
+def _coerce(hint: Any, value: Any, where: str) -> Any:
+    if dataclasses.is_dataclass(hint):
+        return _build(hint, value, where)
+    origin = typing.get_origin(hint)
+    if origin is tuple:
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise ConfigError(f"{where} must be a list of strings, got {value!r}")
+        return tuple(value)
+    if origin in (typing.Union, types.UnionType):
+        hint = next(a for a in typing.get_args(hint) if a is not type(None))
+    if hint is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if hint in (str, int, float, bool) and (type(value) is not hint):
+        raise ConfigError(f"{where} must be {hint.__name__}, got {value!r}")
+    if hint in (int, float) and value < 0:
+        raise ConfigError(f"{where} must not be negative, got {value!r}")
+    return value

@@ -1,0 +1,16 @@
+from pipeline.secrets import MASK, MappingSource, Secret, redact
+
+
+def test_secret_never_prints():
+    secret = Secret("KLAVIYO_PRIVATE_KEY", "pk_" + "a1" * 17)
+    rendered = [str(secret), repr(secret), f"{secret}", f"{secret!r}", "%s" % (secret,)]
+    assert all("a1a1" not in text for text in rendered)
+    assert secret.reveal().startswith("pk_a1")
+
+
+def test_mapping_source_and_redact():
+    source = MappingSource({"K": "hunter2-value", "EMPTY": ""}, "test")
+    assert source.get("EMPTY") is None and source.get("MISSING") is None
+    key = source.get("K")
+    assert redact("error: token hunter2-value rejected; pk_abcdef123456 too", [key]) == \
+        f"error: token {MASK} rejected; pk_{MASK} too"
