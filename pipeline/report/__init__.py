@@ -1,0 +1,1 @@
+"""Renderings of results: the GitHub job summary (Markdown). Terminal output lives with each CLI."""
