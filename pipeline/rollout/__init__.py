@@ -1,0 +1,1 @@
+"""Gated rollout: the pure arithmetic of holding a Kubernetes rolling update at gates."""
