@@ -1,0 +1,168 @@
+"""The API routes served: path pattern, scope, rate-limit tier and a handler over the store."""
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import re
+from dataclasses import dataclass
+from typing import Callable
+
+from pipeline.sandbox.klaviyo import validation
+from pipeline.sandbox.klaviyo.errors import ApiError, invalid, not_found
+from pipeline.sandbox.klaviyo.store import Account, Events, Profiles
+
+
+@dataclass
+class Data:
+    account: Account
+    profiles: Profiles
+    events: Events
+
+
+@dataclass(frozen=True)
+class Call:
+    params: dict[str, str]     # from the path
+    query: dict[str, str]
+    body: object               # parsed JSON, or None
+    base: str                  # e.g. http://127.0.0.1:PORT, for links
+    url: str                   # this request's URL, for links.self
+    now: float
+
+
+@dataclass(frozen=True)
+class Result:
+    status: int
+    body: dict | None
+
+
+Handler = Callable[[Data, Call], Result]
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    method: str
+    pattern: re.Pattern[str]
+    scope: str
+    tier: str
+    handler: Handler
+
+
+def list_accounts(data: Data, call: Call) -> Result:
+    return Result(200, {"data": [data.account.resource(call.base)],
+                        "links": {"self": call.url, "next": None, "prev": None}})
+
+
+def get_account(data: Data, call: Call) -> Result:
+    if call.params["id"] != data.account.id:
+        raise not_found(f"An account with id {call.params['id']} was not found.")
+    return Result(200, {"data": data.account.resource(call.base), "links": {"self": call.url}})
+
+
+def import_profile(data: Data, call: Call) -> Result:
+    resource = validation.resource(call.body, "profile")
+    attributes = validation.profile_attributes(resource)
+    profile_id = resource.get("id")
+    if profile_id is not None and (not isinstance(profile_id, str) or
+                                   (profile_id not in data.profiles.items and not any(
+                                       attributes.get(k) for k in validation.IDENTIFIERS))):
+        raise not_found(f"A profile with id {profile_id} was not found.")
+    profile, created = data.profiles.upsert(profile_id, attributes, call.now)
+    return Result(201 if created else 200, {"data": data.profiles.resource(profile, call.base),
+                                            "links": {"self": f"{call.base}/api/profile-import/"}})
+
+
+_PAGE_SIZE_MAX = 100
+_EQUALS = re.compile(r'^equals\((email|phone_number|external_id|id),"([^"]*)"\)$')
+
+
+def list_profiles(data: Data, call: Call) -> Result:
+    size = _page_size(call.query.get("page[size]"))
+    offset = _cursor(call.query.get("page[cursor]"))
+    profiles = _filtered(list(data.profiles.items.values()), call.query.get("filter"))
+    page = profiles[offset:offset + size]
+    links = {"self": call.url, "next": None, "prev": None}
+    if offset + size < len(profiles):
+        links["next"] = f"{call.base}/api/profiles/?page[size]={size}&page[cursor]={_encode(offset + size)}"
+    if offset > 0:
+        links["prev"] = f"{call.base}/api/profiles/?page[size]={size}&page[cursor]={_encode(max(0, offset - size))}"
+    return Result(200, {"data": [data.profiles.resource(p, call.base) for p in page], "links": links})
+
+
+def get_profile(data: Data, call: Call) -> Result:
+    profile = data.profiles.items.get(call.params["id"])
+    if profile is None:
+        raise not_found(f"A profile with id {call.params['id']} was not found.")
+    return Result(200, {"data": data.profiles.resource(profile, call.base), "links": {"self": call.url}})
+
+
+def create_event(data: Data, call: Call) -> Result:
+    event = validation.event(call.body, dt.datetime.fromtimestamp(call.now, dt.timezone.utc))
+    profile = event["profile"]
+    stored, _ = data.profiles.upsert(profile.get("id"), profile["attributes"], call.now)
+    data.events.add(event, stored["id"], call.now)
+    return Result(202, None)
+
+
+def _page_size(raw: str | None) -> int:
+    if raw is None:
+        return 20
+    if not raw.isdigit() or not 1 <= int(raw) <= _PAGE_SIZE_MAX:
+        raise invalid(f"Invalid page size '{raw[:20]}'. Must be an integer from 1 to {_PAGE_SIZE_MAX}.",
+                      parameter="page[size]")
+    return int(raw)
+
+
+def _cursor(raw: str | None) -> int:
+    if not raw:
+        return 0
+    try:
+        return int(base64.urlsafe_b64decode(raw.encode() + b"==").decode().removeprefix("sbx:"))
+    except (ValueError, UnicodeDecodeError):
+        raise invalid("Invalid page cursor.", parameter="page[cursor]") from None
+
+
+def _encode(offset: int) -> str:
+    return base64.urlsafe_b64encode(f"sbx:{offset}".encode()).decode().rstrip("=")
+
+
+def _filtered(profiles: list[dict], expression: str | None) -> list[dict]:
+    if not expression:
+        return profiles
+    match = _EQUALS.match(expression.strip())
+    if not match:
+        raise invalid(f"Invalid filter '{expression[:60]}'. The sandbox supports "
+                      'equals(email|phone_number|external_id|id,"value").', parameter="filter")
+    field, value = match.groups()
+    return [p for p in profiles if (p["id"] if field == "id" else p["attributes"].get(field)) == value]
+
+
+def _route(method: str, path: str, scope: str, tier: str, handler: Handler) -> Endpoint:
+    return Endpoint(method, re.compile("^" + path + "$"), scope, tier, handler)
+
+
+ENDPOINTS: tuple[Endpoint, ...] = (
+    _route("GET", r"/api/accounts", "accounts:read", "XS", list_accounts),
+    _route("GET", r"/api/accounts/(?P<id>[^/]+)", "accounts:read", "XS", get_account),
+    _route("POST", r"/api/profile-import", "profiles:write", "L", import_profile),
+    _route("GET", r"/api/profiles", "profiles:read", "M", list_profiles),
+    _route("GET", r"/api/profiles/(?P<id>[^/]+)", "profiles:read", "M", get_profile),
+    _route("POST", r"/api/events", "events:write", "XL", create_event),
+)
+
+
+def match(method: str, path: str) -> tuple[Endpoint, dict[str, str]]:
+    """The endpoint for a request (trailing slash optional; HEAD as GET), or 404/405."""
+    normalized = path.rstrip("/") or "/"
+    method = "GET" if method == "HEAD" else method
+    allowed = []
+    for endpoint in ENDPOINTS:
+        found = endpoint.pattern.match(normalized)
+        if found:
+            if endpoint.method == method:
+                return endpoint, found.groupdict()
+            allowed.append(endpoint.method)
+    if allowed:
+        raise ApiError(405, "method_not_allowed", "Method not allowed.",
+                       f'Method "{method}" not allowed.', headers={"Allow": ", ".join(allowed)})
+    raise not_found("The requested resource was not found in the sandbox "
+                    "(it serves accounts, profile-import, profiles and events).")

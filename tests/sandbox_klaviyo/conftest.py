@@ -1,0 +1,41 @@
+"""Fixtures: one sandbox (Klaviyo API + status page) per module, reset between tests."""
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from pipeline.sandbox.harness import Sandbox
+
+
+@pytest.fixture(scope="module")
+def sandbox():
+    with Sandbox(["klaviyo", "status"]) as sb:
+        yield sb
+
+
+@pytest.fixture
+def klaviyo(sandbox):
+    """A clean Klaviyo stand-in: scenario, rate-limit counters and request log reset."""
+    url = sandbox.urls["klaviyo"]
+    httpx.delete(url + "/_sandbox/scenario").raise_for_status()
+    httpx.delete(url + "/_sandbox/requests").raise_for_status()
+    return url
+
+
+@pytest.fixture
+def status_page(sandbox):
+    url = sandbox.urls["status"]
+    httpx.delete(url + "/_sandbox/scenario").raise_for_status()
+    return url
+
+
+@pytest.fixture
+def key(sandbox) -> str:
+    return sandbox.credentials.klaviyo_private_key
+
+
+@pytest.fixture
+def headers(key) -> dict[str, str]:
+    return {"Authorization": f"Klaviyo-API-Key {key}", "revision": "2026-10-15",
+            "Accept": "application/vnd.api+json"}
+
