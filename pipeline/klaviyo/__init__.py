@@ -1,0 +1,1 @@
+"""Klaviyo adapters: the REST API client, the status page client, and pure revision/SDK facts."""
