@@ -1,0 +1,191 @@
+"""Thin adapter for the LaunchDarkly REST API (v2): read a flag, patch it, approval requests.
+
+``Authorization`` carries the raw access token (no "Bearer"); every request sends
+``LD-API-Version``. A refused request raises :class:`LaunchDarklyError` with the status,
+LaunchDarkly's error ``code`` and message (secrets redacted) and, for 429, how long the
+server asked us to wait. Decisions about retrying live with the caller
+(``pipeline.rollback.flag_kill_switch``); this module only speaks HTTP.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from email.utils import parsedate_to_datetime
+from typing import Any, Mapping
+
+import httpx
+
+from pipeline.secrets import Secret, redact
+
+API_VERSION = "20240415"
+SEMANTIC_PATCH = "application/json; domain-model=launchdarkly.semanticpatch"
+USER_AGENT = "klaviyo-pipeline"
+
+
+class LaunchDarklyError(Exception):
+    """A request LaunchDarkly refused (``status`` >= 400) or that got no answer (``status`` 0)."""
+
+    def __init__(self, status: int, code: str, message: str, retry_after_seconds: float | None = None,
+                 request_id: str = "") -> None:
+        super().__init__(f"LaunchDarkly API {status or 'unreachable'} {code}: {message}")
+        self.status = status
+        self.code = code
+        self.message = message
+        self.retry_after_seconds = retry_after_seconds
+        self.request_id = request_id
+
+
+@dataclass(frozen=True)
+class FlagState:
+    """One flag in one environment, as the REST API reports it."""
+    project: str
+    key: str
+    environment: str
+    on: bool
+    version: int                  # the environment's version (what SDKs see)
+    flag_version: int             # the flag's _version (any change anywhere)
+    off_variation: int | None
+    off_value: Any
+    last_modified: int | None     # epoch ms
+
+    def describe(self) -> str:
+        return (f"flag {self.key} is {'ON' if self.on else 'OFF'} in {self.project}/{self.environment} "
+                f"(version {self.version})")
+
+
+def flag_state(flag: Mapping[str, Any], project: str, environment: str) -> FlagState:
+    """Pick one environment out of a ``GET /api/v2/flags/{proj}/{key}`` body."""
+    envs = flag.get("environments") or {}
+    if environment not in envs:
+        known = ", ".join(sorted(envs)) or "none"
+        raise LaunchDarklyError(0, "unexpected_response", f"flag {flag.get('key')!r} has no environment "
+                                f"{environment!r} (returned: {known})")
+    env = envs[environment]
+    variations = flag.get("variations") or []
+    off = env.get("offVariation")
+    off_value = variations[off].get("value") if isinstance(off, int) and 0 <= off < len(variations) else None
+    return FlagState(project=project, key=str(flag.get("key")), environment=environment, on=bool(env.get("on")),
+                     version=int(env.get("version", 0)), flag_version=int(flag.get("_version", 0)),
+                     off_variation=off, off_value=off_value, last_modified=env.get("lastModified"))
+
+
+def retry_after(headers: Mapping[str, str], now: float) -> float | None:
+    """Seconds to wait before retrying a 429: the longer of ``Retry-After`` and ``X-Ratelimit-Reset``.
+
+    ``Retry-After`` is seconds (or an HTTP date); ``X-Ratelimit-Reset`` is epoch milliseconds.
+    ``now`` is epoch seconds. None when neither header is usable.
+    """
+    waits = []
+    value = headers.get("Retry-After")
+    if value:
+        try:
+            waits.append(float(value))
+        except ValueError:
+            try:
+                waits.append(parsedate_to_datetime(value).timestamp() - now)
+            except (TypeError, ValueError):
+                pass
+    reset = headers.get("X-Ratelimit-Reset")
+    if reset:
+        try:
+            waits.append(int(reset) / 1000 - now)
+        except ValueError:
+            pass
+    return max(0.0, max(waits)) if waits else None
+
+
+class LaunchDarklyApi:
+    """``with LaunchDarklyApi(url, token) as api: api.get_flag(...)``."""
+
+    def __init__(self, base_url: str, token: Secret, *, api_version: str = API_VERSION,
+                 timeout: float = 10.0, transport: httpx.BaseTransport | None = None) -> None:
+        self.base_url = base_url.rstrip("/")
+        self._token = token
+        self._http = httpx.Client(base_url=self.base_url, timeout=timeout, transport=transport,
+                                  headers={"LD-API-Version": api_version, "User-Agent": USER_AGENT})
+
+    def __enter__(self) -> "LaunchDarklyApi":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._http.close()
+
+    # ------------------------------------------------------------ flags
+
+    def get_flag(self, project: str, key: str, environment: str | None = None) -> dict[str, Any]:
+        params = {"env": environment} if environment else None
+        return self._request("GET", f"/api/v2/flags/{project}/{key}", params=params)
+
+    def semantic_patch(self, project: str, key: str, environment: str, instructions: list[dict[str, Any]],
+                       comment: str = "") -> dict[str, Any]:
+        body = {"environmentKey": environment, "comment": comment, "instructions": instructions}
+        return self._request("PATCH", f"/api/v2/flags/{project}/{key}", json=body,
+                             headers={"Content-Type": SEMANTIC_PATCH})
+
+    def turn_flag(self, project: str, key: str, environment: str, on: bool, comment: str = "") -> dict[str, Any]:
+        """turnFlagOn / turnFlagOff; idempotent (a flag already there is returned unchanged)."""
+        return self.semantic_patch(project, key, environment, [instruction(on)], comment)
+
+    def json_patch(self, project: str, key: str, operations: list[dict[str, Any]],
+                   comment: str | None = None) -> dict[str, Any]:
+        body: Any = operations if comment is None else {"comment": comment, "patch": operations}
+        return self._request("PATCH", f"/api/v2/flags/{project}/{key}", json=body)
+
+    # ------------------------------------------------------------ approvals
+
+    def create_approval_request(self, project: str, key: str, environment: str,
+                                instructions: list[dict[str, Any]], description: str,
+                                comment: str = "") -> dict[str, Any]:
+        body = {"description": description, "instructions": instructions, "comment": comment}
+        return self._request("POST", _approvals(project, key, environment), json=body)
+
+    def get_approval_request(self, project: str, key: str, environment: str, request_id: str) -> dict[str, Any]:
+        return self._request("GET", f"{_approvals(project, key, environment)}/{request_id}")
+
+    def review_approval_request(self, project: str, key: str, environment: str, request_id: str,
+                                kind: str = "approve", comment: str = "") -> dict[str, Any]:
+        return self._request("POST", f"{_approvals(project, key, environment)}/{request_id}/reviews",
+                             json={"kind": kind, "comment": comment})
+
+    def apply_approval_request(self, project: str, key: str, environment: str, request_id: str,
+                               comment: str = "") -> dict[str, Any]:
+        return self._request("POST", f"{_approvals(project, key, environment)}/{request_id}/apply",
+                             json={"comment": comment})
+
+    # ------------------------------------------------------------ wire
+
+    def _request(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
+        headers = {"Authorization": self._token.reveal(), **kwargs.pop("headers", {})}
+        try:
+            response = self._http.request(method, path, headers=headers, **kwargs)
+        except httpx.HTTPError as exc:
+            raise LaunchDarklyError(0, "unreachable", self._redact(
+                f"{method} {self.base_url}{path} failed: {type(exc).__name__}: {exc}")) from None
+        if response.status_code >= 400:
+            raise self._error(response)
+        return response.json() if response.content else {}
+
+    def _error(self, response: httpx.Response) -> LaunchDarklyError:
+        try:
+            body = response.json()
+        except ValueError:
+            body = {}
+        body = body if isinstance(body, dict) else {}
+        message = str(body.get("message") or response.reason_phrase or "no message")
+        wait = retry_after(response.headers, time.time()) if response.status_code == 429 else None
+        return LaunchDarklyError(response.status_code, str(body.get("code") or "error"), self._redact(message),
+                                 wait, str(body.get("id") or ""))
+
+    def _redact(self, text: str) -> str:
+        return redact(text, [self._token])
+
+
+def instruction(on: bool) -> dict[str, str]:
+    return {"kind": "turnFlagOn" if on else "turnFlagOff"}
+
+
+def _approvals(project: str, key: str, environment: str) -> str:
+    return f"/api/v2/projects/{project}/flags/{key}/environments/{environment}/approval-requests"
