@@ -27,7 +27,7 @@ from dataclasses import dataclass
 
 FAULT_HEADER = "X-Sandbox-Fault"
 CRASH_EXIT_CODE = 3
-WRONG_API_KEY = "pk_sandbox_fault_bad_auth_0000000000"
+WRONG_API_KEY = "sandbox-fault-wrong-api-key"  # not key-shaped: preflight key scans stay clean
 WRONG_WEBHOOK_SECRET = "whsec_sandbox_fault_bad_webhook_secret"
 SLOW_SECONDS = 6
 
