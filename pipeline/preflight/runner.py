@@ -25,6 +25,7 @@ from pipeline.secrets import Secret, SecretSource, redact, secret_source
 
 NEEDS_PRIVATE_KEY = {"api-auth", "rate-limit"}
 NEEDS_APP_SOURCE = {"sdk-pin", "hardcoded-keys"}
+HTTP_TIMEOUT_MARGIN = 1.0
 
 
 @dataclass(frozen=True)
@@ -109,7 +110,8 @@ async def preflight(config: EnvConfig, skip: Iterable[str] = (), *,
                           f"set in {secrets.source} (needed by {', '.join(sorted(names & NEEDS_PRIVATE_KEY))})")
     started_at = (now or datetime.now(timezone.utc))
     t0 = clock()
-    async with httpx.AsyncClient(timeout=config.klaviyo.timeout_seconds) as http:
+    # The client's own timeout is a backstop: each check's timeout (asyncio) decides first.
+    async with httpx.AsyncClient(timeout=config.klaviyo.timeout_seconds + HTTP_TIMEOUT_MARGIN) as http:
         ctx = PreflightContext(config, http, secrets, started_at, root)
         if retry_after_max_seconds is not None:
             ctx.retry_after_max_seconds = retry_after_max_seconds
