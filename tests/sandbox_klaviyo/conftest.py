@@ -15,10 +15,11 @@ def sandbox():
 
 @pytest.fixture
 def klaviyo(sandbox):
-    """A clean Klaviyo stand-in: scenario, rate-limit counters and request log reset."""
+    """A clean Klaviyo stand-in: scenario, rate-limit counters, request log and data reset."""
     url = sandbox.urls["klaviyo"]
     httpx.delete(url + "/_sandbox/scenario").raise_for_status()
     httpx.delete(url + "/_sandbox/requests").raise_for_status()
+    httpx.delete(url + "/_sandbox/data").raise_for_status()
     return url
 
 

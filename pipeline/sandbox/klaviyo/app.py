@@ -34,6 +34,7 @@ class KlaviyoState:
     scenario: Scenario = field(default_factory=Scenario)
     limiter: Limiter = field(default_factory=Limiter)
     requests: deque = field(default_factory=lambda: deque(maxlen=LOG_LIMIT))
+    throttle_count: int = 0   # requests answered 429 by the current ``throttle`` scenario
     clock: Callable[[], float] = default_clock
 
     def credentials(self) -> list[Credential]:
@@ -42,6 +43,8 @@ class KlaviyoState:
                 Credential("Bearer", self.oauth_token, "oauth:sandbox-app", scopes, self.scenario.revoked_token)]
 
     def set_scenario(self, scenario: Scenario) -> None:
+        if scenario.throttle != self.scenario.throttle:
+            self.throttle_count = 0
         self.scenario = scenario
         self.limiter.overrides = scenario.tier_overrides()
 
@@ -106,8 +109,10 @@ async def _serve(request: web.Request, state: KlaviyoState) -> web.StreamRespons
 
 
 def _take(state: KlaviyoState, principal: Principal, tier: str) -> Allowance:
-    if state.scenario.throttle is not None:
-        raise throttled(state.scenario.throttle["retry_after"])
+    throttle = state.scenario.throttle
+    if throttle is not None and (throttle["times"] is None or state.throttle_count < throttle["times"]):
+        state.throttle_count += 1
+        raise throttled(throttle["retry_after"])
     return state.limiter.take(principal.quota, tier, state.clock())
 
 
@@ -149,6 +154,8 @@ async def post_scenario(request: web.Request) -> web.Response:
         state.set_scenario(merge(state.scenario, patch))
     except ScenarioError as error:
         return web.json_response({"error": str(error)}, status=400)
+    if "throttle" in patch:  # a re-posted throttle starts counting its ``times`` again
+        state.throttle_count = 0
     return web.json_response(state.scenario.to_json())
 
 
@@ -176,6 +183,13 @@ async def get_data(request: web.Request) -> web.Response:
         "events": state.data.events.public()})
 
 
+async def delete_data(request: web.Request) -> web.Response:
+    data = request.app["state"].data
+    data.profiles.items.clear()
+    data.events.items.clear()
+    return web.json_response({"profiles": [], "events": []})
+
+
 async def get_oauth(request: web.Request) -> web.Response:
     state: KlaviyoState = request.app["state"]
     return web.json_response({"access_token": state.oauth_token, "token_type": "Bearer",
@@ -191,6 +205,7 @@ def build(state: KlaviyoState) -> web.Application:
     app.router.add_route("GET", "/_sandbox/requests", get_requests)
     app.router.add_route("DELETE", "/_sandbox/requests", delete_requests)
     app.router.add_route("GET", "/_sandbox/data", get_data)
+    app.router.add_route("DELETE", "/_sandbox/data", delete_data)
     app.router.add_route("GET", "/_sandbox/oauth", get_oauth)
     app.router.add_route("*", "/api{tail:(/.*)?}", api)
     return app

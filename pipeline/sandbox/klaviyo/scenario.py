@@ -15,7 +15,7 @@ class Scenario:
     revoked_key: bool = False              # the private key -> 401 authentication_failed
     revoked_token: bool = False            # the sandbox OAuth token -> 401 authentication_failed
     missing_scopes: tuple[str, ...] = ()   # -> 403 permission_denied on endpoints needing them
-    throttle: dict | None = None           # {"retry_after": int} -> every API request 429
+    throttle: dict | None = None           # {"retry_after": int, "times": int|None} -> API requests 429
     latency_seconds: float = 0.0           # added before every API response
     html_errors: int | None = None         # CDN HTML page with this status (true -> 503)
     server_errors: int | None = None       # JSON:API 5xx with this status (true -> 503)
@@ -70,12 +70,14 @@ def _scopes(value: object) -> tuple[str, ...]:
 
 
 def _throttle(value: object) -> dict:
-    if not isinstance(value, dict) or set(value) - {"retry_after"}:
-        raise ScenarioError(f"throttle must be {{\"retry_after\": <int seconds>}}, got {value!r}")
-    retry_after = value.get("retry_after", 1)
+    if not isinstance(value, dict) or set(value) - {"retry_after", "times"}:
+        raise ScenarioError(f"throttle must be {{\"retry_after\": <int seconds>, \"times\"?: <int>}}, got {value!r}")
+    retry_after, times = value.get("retry_after", 1), value.get("times")
     if isinstance(retry_after, bool) or not isinstance(retry_after, int) or retry_after < 0:
         raise ScenarioError(f"throttle.retry_after must be a whole number of seconds >= 0, got {retry_after!r}")
-    return {"retry_after": retry_after}
+    if times is not None and (isinstance(times, bool) or not isinstance(times, int) or times < 1):
+        raise ScenarioError(f"throttle.times must be a whole number >= 1 (or omitted: every request), got {times!r}")
+    return {"retry_after": retry_after, "times": times}
 
 
 def _latency(value: object) -> float:
