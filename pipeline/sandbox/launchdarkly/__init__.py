@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+import warnings
 from typing import Any, Awaitable, Callable
 
 from aiohttp import web
@@ -24,6 +25,7 @@ from aiohttp import web
 from pipeline.flags import ProjectDefinition, load_projects
 from pipeline.sandbox.harness import SandboxContext, StandIn
 from pipeline.sandbox.launchdarkly import rest_routes, sdk_routes
+from pipeline.sandbox.launchdarkly.sdk_routes import LOG_ENTRY
 from pipeline.sandbox.launchdarkly.model import LdError
 from pipeline.sandbox.launchdarkly.store import LdStore, Scenario, SdkEnvironment, now_epoch_ms
 
@@ -53,8 +55,10 @@ def make_app(ctx: SandboxContext) -> web.Application:
     store = LdStore(projects, sdk_key_map(ctx.credentials.launchdarkly_sdk_key, projects),
                     ctx.credentials.launchdarkly_api_token, state_file)
     app = web.Application(middlewares=[_middleware])
-    app["state"] = store
-    app["heartbeat_seconds"] = float(ctx.extra.get("launchdarkly_heartbeat_seconds", HEARTBEAT_SECONDS))
+    with warnings.catch_warnings():  # the harness contract is app["state"], a str key
+        warnings.simplefilter("ignore", web.NotAppKeyWarning)
+        app["state"] = store
+    store.heartbeat_seconds = float(ctx.extra.get("launchdarkly_heartbeat_seconds", HEARTBEAT_SECONDS))
     sdk_routes.add_routes(app)
     rest_routes.add_routes(app)
     _add_admin_routes(app)
@@ -75,7 +79,7 @@ async def _middleware(request: web.Request, handler: Handler) -> web.StreamRespo
     store: LdStore = request.app["state"]
     admin = request.path.startswith("/_sandbox/")
     entry = _log_entry(request)
-    request["log_entry"] = entry
+    request[LOG_ENTRY] = entry
     if not admin:
         store.log(entry)
     try:

@@ -13,6 +13,7 @@ from aiohttp import web
 from pipeline.sandbox.launchdarkly.model import LdError
 from pipeline.sandbox.launchdarkly.store import LdStore, SdkEnvironment, sse
 
+LOG_ENTRY = web.RequestKey("log_entry", dict)  # set by the app's middleware
 HEARTBEAT = ":\n"  # an SSE comment; keeps the SDK's 5-minute read timeout from firing
 
 
@@ -31,13 +32,13 @@ async def stream_all(request: web.Request) -> web.StreamResponse:
     response = web.StreamResponse(headers={"Content-Type": "text/event-stream; charset=utf-8",
                                            "Cache-Control": "no-cache"})
     await response.prepare(request)
-    request["log_entry"]["status"] = 200
+    request.get(LOG_ENTRY, {})["status"] = 200
     queue = store.subscribe(where)
     try:
         await response.write(sse("put", {"path": "/", "data": store.sdk_payload(where)}).encode())
         while True:
             try:
-                message = await asyncio.wait_for(queue.get(), request.app["heartbeat_seconds"])
+                message = await asyncio.wait_for(queue.get(), store.heartbeat_seconds)
             except asyncio.TimeoutError:
                 message = HEARTBEAT
             if message is None:

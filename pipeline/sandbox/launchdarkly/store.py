@@ -78,6 +78,7 @@ class LdStore:
         self.scenario = Scenario()
         self.requests: list[dict[str, Any]] = []
         self.streams: dict[SdkEnvironment, set[asyncio.Queue[str | None]]] = {}
+        self.heartbeat_seconds = 3.0     # between ":" comments on idle SDK streams
         self._load()
 
     # ------------------------------------------------------------ lookups
