@@ -12,6 +12,8 @@ Contract (controllers depend on it; extend, don't change):
   update_status(resource, obj) -> obj    PUT of the status subresource: only status changes
   delete(resource, namespace, name) -> obj   cascades to objects it controls (ownerReferences)
   get / list                             reads, as the store gives them
+Every write also takes ``dry_run=True`` (the HTTP layer's ``dryRun=All``): all defaulting and
+checks run, the result is returned, nothing is stored.
 """
 from __future__ import annotations
 
@@ -76,7 +78,7 @@ class Cluster:
         return self.store.list(resource, namespace, predicate)[0]
 
     # writes
-    def create(self, resource: Resource, obj: Obj) -> Obj:
+    def create(self, resource: Resource, obj: Obj, dry_run: bool = False) -> Obj:
         obj = copy.deepcopy(obj)
         meta = obj.setdefault("metadata", {})
         meta.pop("resourceVersion", None)
@@ -86,9 +88,11 @@ class Cluster:
         namespace = meta.get("namespace", "") if resource.namespaced else ""
         if self.store.get(resource, namespace, meta["name"]) is not None:
             raise already_exists(resource, meta["name"])
+        if dry_run:
+            return _dry(resource, obj, self.store.resource_version)
         return self.store.create(resource, obj)
 
-    def update(self, resource: Resource, obj: Obj) -> Obj:
+    def update(self, resource: Resource, obj: Obj, dry_run: bool = False) -> Obj:
         obj = copy.deepcopy(obj)
         meta = obj["metadata"]
         old = self.get(resource, meta.get("namespace", ""), meta["name"])
@@ -99,25 +103,32 @@ class Cluster:
             obj.pop("status", None)
         for immutable in ("uid", "creationTimestamp"):
             meta[immutable] = old["metadata"][immutable]
+        self._admit(resource, obj, old)  # defaults first, so a PUT without defaults is no spec change
         generation = old["metadata"].get("generation")
         if generation is not None:
             changed = (obj.get("spec") != old.get("spec")
                        or meta.get("annotations") != old["metadata"].get("annotations"))
             meta["generation"] = generation + 1 if changed else generation
-        self._admit(resource, obj, old)
+        if dry_run:
+            return _dry(resource, obj, int(old["metadata"]["resourceVersion"]))
         return self.store.replace(resource, obj)
 
-    def update_status(self, resource: Resource, obj: Obj) -> Obj:
+    def update_status(self, resource: Resource, obj: Obj, dry_run: bool = False) -> Obj:
         meta = obj["metadata"]
         old = self.get(resource, meta.get("namespace", ""), meta["name"])
         self._check_version(resource, obj, old)
         new = copy.deepcopy(old)
         new["status"] = copy.deepcopy(obj.get("status", {}))
+        if dry_run:
+            return new
         return self.store.replace(resource, new)
 
-    def delete(self, resource: Resource, namespace: str, name: str) -> Obj:
-        if self.store.get(resource, namespace, name) is None:
+    def delete(self, resource: Resource, namespace: str, name: str, dry_run: bool = False) -> Obj:
+        current = self.store.get(resource, namespace, name)
+        if current is None:
             raise not_found(resource, name)
+        if dry_run:
+            return current
         deleted = self.store.delete(resource, namespace, name)
         self._collect_garbage(deleted["metadata"]["uid"])
         return deleted
@@ -141,3 +152,17 @@ class Cluster:
                 meta = dependent["metadata"]
                 if self.store.get(resource, meta.get("namespace", ""), meta["name"]) is not None:
                     self.delete(resource, meta.get("namespace", ""), meta["name"])
+
+
+def _dry(resource: Resource, obj: Obj, resource_version: int) -> Obj:
+    """What a dry-run write returns: the object as it would be stored."""
+    import uuid
+
+    from pipeline.sandbox.kube.store import now_rfc3339
+
+    meta = obj["metadata"]
+    meta.setdefault("uid", str(uuid.uuid4()))
+    meta.setdefault("creationTimestamp", now_rfc3339())
+    meta["resourceVersion"] = str(resource_version)
+    obj["apiVersion"], obj["kind"] = resource.api_version, resource.kind
+    return obj

@@ -124,6 +124,10 @@ class Store:
         self._emit(Event("DELETED", resource, obj, self._rv))
         return copy.deepcopy(obj)
 
+    def set_history_limit(self, size: int) -> None:
+        """Keep only the last ``size`` events (older resourceVersions become too old to watch from)."""
+        self._history = deque(self._history, maxlen=size)
+
     def add_listener(self, listener: Callable[[Event], None]) -> Callable[[], None]:
         self._listeners.append(listener)
         return lambda: self._listeners.remove(listener)
