@@ -10,7 +10,7 @@ import time
 from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 
-from pipeline.rollback.result import Mechanism, Outcome, RollbackResult
+from pipeline.rollback.result import Mechanism, Outcome, Plan, RollbackResult
 
 
 @dataclass(frozen=True)
@@ -76,3 +76,19 @@ def _execute(mechanism: Mechanism, reason: str, dry_run: bool,
     except Exception as exc:  # a mechanism's bug must not stop the others
         return RollbackResult(mechanism.name, Outcome.FAILED,
                               scrub(f"{type(exc).__name__}: {exc}"), time.monotonic() - start)
+
+
+@dataclass(frozen=True)
+class Unavailable:
+    """A mechanism that was asked for but cannot be built (missing module, unreadable kubeconfig).
+
+    It plans and fails with the reason, so the summary lists it under "remains" instead of
+    the whole rollback being refused: the other mechanisms still run."""
+    name: str
+    why: str
+
+    def plan(self) -> Plan:
+        return Plan(self.name, "unknown", f"unavailable: {self.why}", data={"error": self.why})
+
+    def execute(self, reason: str, dry_run: bool = False) -> RollbackResult:
+        return RollbackResult(self.name, Outcome.FAILED, f"unavailable: {self.why}")

@@ -1,0 +1,302 @@
+"""`invoke rollback --env ENV`: roll a release back, on demand, by flag, rollout undo and/or git revert.
+
+Order: the kill-switch flag first (fastest), then the others as asked (``--via``, else the
+environment's ``rollback.via``). Each mechanism's plan (current and target state) is shown,
+then confirmed (``--yes`` skips; in CI or without a terminal ``--yes`` is required), then
+each runs and verifies. Exit codes (docs/runbook.md): 0 every mechanism asked succeeded (or
+was already in place, or --dry-run); 6 at least one did not ("done: X; remains: Y");
+2 bad input or configuration, or not confirmed: nothing changed.
+"""
+from __future__ import annotations
+
+import json as jsonlib
+import os
+import re
+import sys
+from dataclasses import dataclass, field
+from typing import Callable, Mapping, Sequence
+
+from invoke import Exit, task
+from rich.console import Console
+from rich.table import Table
+
+from pipeline import ci
+from pipeline.audit import AuditError, AuditLog, default_path, entries
+from pipeline.config import ConfigError, EnvConfig, load_config
+from pipeline.exit_codes import ExitCode
+from pipeline.rollback import audit_trail, policy
+from pipeline.rollback.result import Mechanism, Plan, RollbackResult
+from pipeline.rollback.runner import RollbackRun, Unavailable, run
+from pipeline.secrets import redact
+
+FLAG_MODULE = "pipeline.rollback.flag_kill_switch"
+
+
+class UsageError(ValueError):
+    """Bad input: the message names the option and what is accepted."""
+
+
+@dataclass(frozen=True)
+class Request:
+    env: str
+    via: tuple[str, ...] = ()
+    to_revision: int = 0
+    commit: str | None = None
+    reason: str = ""
+    yes: bool = False
+    dry_run: bool = False
+    json: bool = False
+    config: str = "pipeline.toml"
+
+
+def parse(env: str, via: str = "", to_revision: str | int = "", commit: str = "", reason: str = "",
+          yes: bool = False, dry_run: bool = False, json: bool = False,
+          config: str = "pipeline.toml") -> Request:
+    """Validate the command line; raises UsageError before anything is read or changed."""
+    if not env:
+        raise UsageError("--env is required (an environment in pipeline.toml, e.g. local, staging, prod)")
+    try:
+        mechanisms = policy.parse_via(via) if via else ()
+    except policy.PolicyError as exc:
+        raise UsageError(str(exc)) from None
+    revision = _revision(to_revision)
+    if commit and not re.fullmatch(r"[0-9a-fA-F]{4,40}", commit):
+        raise UsageError(f"--commit {commit!r} is not a commit sha (4 to 40 hex digits)")
+    if revision and mechanisms and "undo" not in mechanisms:
+        raise UsageError("--to-revision applies to rollout undo; add undo to --via")
+    return Request(env, mechanisms, revision, commit or None, reason.strip(), yes, dry_run, json, config)
+
+
+def _revision(value: str | int) -> int:
+    if value in ("", None, 0):
+        return 0
+    try:
+        number = int(str(value))
+    except ValueError:
+        number = -1
+    if number < 1:
+        raise UsageError(f"--to-revision {value!r} must be a revision number (a positive integer)")
+    return number
+
+
+# --- building the mechanisms -----------------------------------------------------------------
+
+@dataclass
+class Built:
+    mechanisms: list[Mechanism]
+    secrets: list = field(default_factory=list)      # Secret values to scrub from any text
+
+
+def build(names: Sequence[str], config: EnvConfig, request: Request,
+          deployed_commit: Callable[[EnvConfig], str | None] = lambda config: None,
+          on_progress: Callable | None = None) -> Built:
+    built = Built([])
+    for name in names:
+        try:
+            built.mechanisms.append(_BUILDERS[name](config, request, built, deployed_commit, on_progress))
+        except Exception as exc:  # cannot build one: the others still run
+            built.mechanisms.append(Unavailable(name, f"{type(exc).__name__}: {exc}"))
+    return built
+
+
+def _flag(config: EnvConfig, request: Request, built: Built, deployed_commit, on_progress) -> Mechanism:
+    import importlib
+
+    try:
+        module = importlib.import_module(FLAG_MODULE)
+    except ModuleNotFoundError as exc:
+        if exc.name != FLAG_MODULE:
+            raise
+        return Unavailable("flag", f"the kill-switch mechanism is not installed ({FLAG_MODULE} is missing)")
+    from pipeline.secrets import secret_source
+
+    source = secret_source(config)
+    built.secrets += [source.get(config.secrets.launchdarkly_api_token), source.get(config.secrets.launchdarkly_sdk_key)]
+    return module.FlagKillSwitch(config, source)
+
+
+def _undo(config: EnvConfig, request: Request, built: Built, deployed_commit, on_progress) -> Mechanism:
+    from pipeline.kube.client import api_client, apps_api
+    from pipeline.rollback.rollout_undo import RolloutUndo
+
+    apps = apps_api(api_client(config.kube))
+    return RolloutUndo(apps, config.kube.namespace, config.kube.deployment, config.kube.container,
+                       request.to_revision, on_progress=on_progress)
+
+
+def _git(config: EnvConfig, request: Request, built: Built, deployed_commit, on_progress) -> Mechanism:
+    from pipeline.rollback.git_revert import GitRevert
+
+    commit = request.commit or deployed_commit(config)
+    return GitRevert(os.getcwd(), commit, config.rollback.git_remote, config.rollback.git_branch)
+
+
+_BUILDERS = {"flag": _flag, "undo": _undo, "git": _git}
+
+
+# --- the command ---------------------------------------------------------------------------------
+
+def main(request: Request, environ: Mapping[str, str], out: Console, err: Console,
+         isatty: bool, ask: Callable[[str], str] = input) -> int:
+    """The whole command; returns the exit code. ``out`` gets the result, ``err`` the narration."""
+    human = err if request.json else out
+    try:
+        config = load_config(request.env, request.config, environ)
+        decision = policy.on_demand(request.via or None, config.rollback.via)
+    except (ConfigError, policy.PolicyError) as exc:
+        err.print(f"[red]error:[/] {exc}", highlight=False)
+        return int(ExitCode.USAGE)
+    built = build(decision.mechanisms, config, request,
+                  lambda cfg: deployed_commit_from_audit(cfg, environ), _progress_printer(human))
+    scrub = _scrubber(built)
+    plans = [_plan(m, scrub) for m in built.mechanisms]
+    human.print(_plan_table(config, plans, request))
+    refusal = _confirm(request, environ, isatty, ask, human, config)
+    if refusal:
+        err.print(f"[red]{refusal}[/]; nothing changed", highlight=False)
+        return int(ExitCode.USAGE)
+    reason = request.reason or "on-demand rollback (invoke rollback)"
+    audit = _audit_log(config, environ, built, request.dry_run, err)
+    _record(audit, "rollback_started", audit_trail.started(decision.mechanisms, reason), err)
+    printer = _result_printer(human, scrub)
+
+    def on_result(result: RollbackResult) -> None:
+        printer(result)
+        _record(audit, "rollback_action", audit_trail.action(result), err)
+
+    outcome = run(built.mechanisms, reason, request.dry_run, on_result, scrub)
+    code = int(ExitCode.OK if outcome.ok else ExitCode.ROLLBACK_FAILED)
+    _record(audit, "rollback_finished", audit_trail.finished(outcome, code), err)
+    human.print(_summary_line(outcome), highlight=False)
+    if request.json:
+        document = {"env": config.name, "mechanisms": list(decision.mechanisms),
+                    "plans": [_plan_json(p) for p in plans], **outcome.to_json()}
+        out.file.write(scrub(jsonlib.dumps(document, indent=2, default=str)) + "\n")
+    return code
+
+
+def deployed_commit_from_audit(config: EnvConfig, environ: Mapping[str, str]) -> str | None:
+    """The commit the latest successful deploy of this environment recorded, if any."""
+    try:
+        path = default_path(config.name, environ)
+        return audit_trail.last_deployed_commit(entries(path)) if path.exists() else None
+    except (AuditError, OSError, ValueError):
+        return None
+
+
+def _audit_log(config: EnvConfig, environ: Mapping[str, str], built: Built, dry_run: bool,
+               err: Console) -> AuditLog | None:
+    if dry_run:
+        return None                      # a dry run changes nothing, the audit log included
+    try:
+        return AuditLog(default_path(config.name, environ), config.name, config.app,
+                        tuple(s for s in built.secrets if s is not None))
+    except (AuditError, OSError) as exc:
+        err.print(f"[yellow]warning:[/] audit log unavailable: {exc}", highlight=False)
+        return None
+
+
+def _record(audit: AuditLog | None, kind: str, data: dict, err: Console) -> None:
+    """Record; an audit failure is reported but never stops a rollback in progress."""
+    if audit is None:
+        return
+    try:
+        audit.append(kind, data)
+    except (AuditError, OSError) as exc:
+        err.print(f"[yellow]warning:[/] could not write {kind} to the audit log: {exc}", highlight=False)
+
+
+def _confirm(request: Request, environ: Mapping[str, str], isatty: bool, ask: Callable[[str], str],
+             console: Console, config: EnvConfig) -> str | None:
+    """None when confirmed; else why not."""
+    if request.yes or request.dry_run:
+        return None
+    context = ci.detect(environ)
+    if context.ci or not isatty:
+        where = "in CI (CI=true)" if context.ci else "without a terminal"
+        return f"refusing to roll back {config.name} {where} without --yes"
+    answer = ask(f"Roll back {config.name} as planned above? [y/N] ").strip().lower()
+    return None if answer in ("y", "yes") else "not confirmed"
+
+
+def _plan(mechanism: Mechanism, scrub: Callable[[str], str]) -> Plan:
+    try:
+        return mechanism.plan()
+    except Exception as exc:
+        return Plan(mechanism.name, "unknown", scrub(f"cannot plan: {type(exc).__name__}: {exc}"),
+                    data={"error": scrub(str(exc))})
+
+
+def _plan_table(config: EnvConfig, plans: Sequence[Plan], request: Request) -> Table:
+    title = f"Rollback plan: {config.app} in {config.name}" + (" (dry run)" if request.dry_run else "")
+    table = Table(title=title, title_justify="left")
+    table.add_column("#", justify="right")
+    table.add_column("mechanism")
+    table.add_column("now")
+    table.add_column("after rollback")
+    for number, plan in enumerate(plans, 1):
+        target = f"[yellow]{plan.target}[/]" if plan.noop else (
+            f"[red]{plan.target}[/]" if plan.data.get("error") else plan.target)
+        table.add_row(str(number), plan.mechanism, plan.current, target)
+    return table
+
+
+def _progress_printer(console: Console) -> Callable:
+    seen: list[str] = []
+
+    def show(status, deployment) -> None:
+        if not seen or seen[-1] != status.message:
+            seen.append(status.message)
+            console.print(f"  [dim]{status.message}[/]", highlight=False)
+    return show
+
+
+def _result_printer(console: Console, scrub: Callable[[str], str]) -> Callable[[RollbackResult], None]:
+    marks = {"done": "[green]done[/]", "already": "[green]already[/]", "dry_run": "[cyan]dry run[/]",
+             "failed": "[red]FAILED[/]", "pending_approval": "[yellow]pending approval[/]"}
+
+    def show(result: RollbackResult) -> None:
+        console.print(f"{result.mechanism:>5}: {marks.get(result.outcome.value, result.outcome.value)} "
+                      f"{scrub(result.detail)} [dim]({result.duration_seconds:.1f}s)[/]", highlight=False)
+    return show
+
+
+def _summary_line(outcome: RollbackRun) -> str:
+    colour = "green" if outcome.ok else "red"
+    return f"[bold {colour}]{outcome.summary()}[/]"
+
+
+def _plan_json(plan: Plan) -> dict:
+    return {"mechanism": plan.mechanism, "current": plan.current, "target": plan.target,
+            "noop": plan.noop, "data": plan.data}
+
+
+def _scrubber(built: Built) -> Callable[[str], str]:
+    secrets = [s for s in built.secrets if s is not None]
+    return lambda text: redact(text, secrets)
+
+
+@task(help={
+    "env": "environment in pipeline.toml (required): local (the sandbox), staging, prod",
+    "via": "mechanisms, comma separated: flag,undo,git (default: the environment's rollback.via); "
+           "the flag always runs first",
+    "to-revision": "rollout undo to this revision (default: the previous one)",
+    "commit": "git revert this commit (default: the commit the last deploy recorded)",
+    "reason": "why: recorded in the revert commit and the audit log",
+    "yes": "do not ask for confirmation (required in CI or without a terminal)",
+    "dry-run": "show what would be done; change nothing",
+    "json": "print the machine-readable result on stdout (narration goes to stderr)",
+    "config": "configuration file (default pipeline.toml)",
+})
+def rollback(c, env="", via="", to_revision="", commit="", reason="", yes=False, dry_run=False,
+             json=False, config="pipeline.toml"):
+    """Roll the release back now: kill-switch flag, Kubernetes rollout undo, git revert."""
+    err = Console(stderr=True)
+    try:
+        request = parse(env, via, to_revision, commit, reason, yes, dry_run, json, config)
+    except UsageError as exc:
+        err.print(f"[red]error:[/] {exc}", highlight=False)
+        raise Exit(code=int(ExitCode.USAGE))
+    code = main(request, os.environ, Console(), err, sys.stdin.isatty())
+    if code:
+        raise Exit(code=code)

@@ -1,0 +1,157 @@
+"""`invoke rollback`: validation before anything changes, confirmation, dry run, exit codes, --json."""
+from __future__ import annotations
+
+import io
+import json
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from rich.console import Console
+
+from pipeline.audit import entries
+from pipeline.cli.rollback import Request, UsageError, main, parse
+from pipeline.exit_codes import ExitCode
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def write_config(path: Path, flags_url: str = "http://127.0.0.1:9") -> Path:
+    path.write_text(f"""
+[defaults]
+[env.test]
+[env.test.flags]
+api_url = "{flags_url}"
+stream_url = "{flags_url}"
+events_url = "{flags_url}"
+observe_timeout_seconds = 1
+[env.test.rollback]
+via = ["git"]
+""")
+    return path
+
+
+@pytest.fixture
+def setup(remote, tmp_path, monkeypatch):
+    """A deploy commit on the remote; the command runs in our clone with a test config."""
+    sha = remote.commit(remote.work, "app/version.txt", "2.0.0\n", "Release 2.0.0")
+    remote.publish(remote.work)
+    monkeypatch.chdir(remote.work.working_tree_dir)
+    config = write_config(tmp_path / "pipeline.toml")
+    environ = {"PIPELINE_AUDIT_DIR": str(tmp_path / "audit"), "LAUNCHDARKLY_API_TOKEN": "api-secret-token"}
+    return sha, str(config), environ
+
+
+def invoke_main(request: Request, environ, isatty=False, answer="n"):
+    out, err = io.StringIO(), io.StringIO()
+    code = main(request, environ, Console(file=out, width=200), Console(file=err, width=200), isatty,
+                ask=lambda prompt: answer)
+    return code, out.getvalue(), err.getvalue()
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    (dict(via="undo,helm"), "unknown mechanism 'helm'; accepted: flag, undo, git"),
+    (dict(to_revision="two"), "--to-revision 'two' must be a revision number"),
+    (dict(to_revision="-1"), "--to-revision '-1' must be a revision number"),
+    (dict(commit="HEAD~1"), "--commit 'HEAD~1' is not a commit sha"),
+    (dict(via="git", to_revision="3"), "--to-revision applies to rollout undo"),
+    (dict(env=""), "--env is required"),
+])
+def test_bad_input_is_a_usage_error(kwargs, message):
+    with pytest.raises(UsageError, match=message.replace("(", r"\(")):
+        parse(**{"env": "test", **kwargs})
+
+
+def test_unknown_environment_is_usage(setup):
+    sha, config, environ = setup
+    code, _, err = invoke_main(parse("nope", commit=sha, yes=True, config=config), environ)
+    assert code == ExitCode.USAGE and "unknown environment 'nope'" in err
+
+
+def test_dry_run_changes_nothing(setup, remote, tmp_path):
+    sha, config, environ = setup
+    before = remote.remote_head()
+    code, out, _ = invoke_main(parse("test", commit=sha, dry_run=True, config=config), environ)
+    assert code == ExitCode.OK
+    assert "would push a commit reverting" in out and "dry run" in out
+    assert remote.remote_head() == before and remote.work.head.commit.hexsha == sha
+    assert not (tmp_path / "audit").exists()
+
+
+@pytest.mark.parametrize("environ_extra, isatty, why", [
+    ({"CI": "true"}, True, "in CI (CI=true) without --yes"),
+    ({}, False, "without a terminal without --yes"),
+])
+def test_refuses_without_yes_where_it_cannot_ask(setup, remote, environ_extra, isatty, why):
+    sha, config, environ = setup
+    before = remote.remote_head()
+    code, _, err = invoke_main(parse("test", commit=sha, config=config), {**environ, **environ_extra}, isatty)
+    assert code == ExitCode.USAGE
+    assert why in err and "nothing changed" in err
+    assert remote.remote_head() == before
+
+
+def test_asks_on_a_terminal(setup, remote):
+    sha, config, environ = setup
+    before = remote.remote_head()
+    code, _, err = invoke_main(parse("test", commit=sha, config=config), environ, isatty=True, answer="n")
+    assert code == ExitCode.USAGE and "not confirmed" in err and remote.remote_head() == before
+    code, out, _ = invoke_main(parse("test", commit=sha, config=config), environ, isatty=True, answer="y")
+    assert code == ExitCode.OK and "rollback complete: git" in out
+    assert remote.remote_file("app/version.txt") == "1.0.0"
+
+
+def test_yes_reverts_prints_json_and_records_the_audit_log(setup, remote, tmp_path):
+    sha, config, environ = setup
+    code, out, err = invoke_main(parse("test", commit=sha, yes=True, json=True, reason="5xx storm",
+                                       config=config), environ)
+    assert code == ExitCode.OK
+    document = json.loads(out)
+    assert document["ok"] and document["done"] == ["git"] and document["remaining"] == []
+    assert document["results"][0]["outcome"] == "done"
+    assert document["plans"][0]["mechanism"] == "git"
+    assert "Rollback plan" in err                          # narration on stderr with --json
+    kinds = [e["kind"] for e in entries(tmp_path / "audit" / "test.jsonl")]
+    assert kinds == ["rollback_started", "rollback_action", "rollback_finished"]
+    assert "Reason: 5xx storm" in remote.work.git.log("-1", "--format=%B", "origin/main")
+
+
+def test_commit_defaults_to_the_last_deployed_one_in_the_audit_log(setup, remote, tmp_path):
+    from pipeline.audit import AuditLog
+
+    sha, config, environ = setup
+    log = AuditLog(tmp_path / "audit" / "test.jsonl", "test", "klaviyo-sync")
+    log.append("deploy_started", {"image": "app:2", "commit": sha})
+    log.append("deploy_finished", {"outcome": "deployed"})
+    code, out, _ = invoke_main(parse("test", yes=True, config=config), environ)
+    assert code == ExitCode.OK, out
+    assert remote.remote_file("app/version.txt") == "1.0.0"
+
+
+def test_partial_failure_is_rollback_failed_naming_what_remains(setup, remote):
+    sha, config, environ = setup
+    code, out, _ = invoke_main(parse("test", via="git,flag", commit=sha, yes=True, json=True,
+                                     config=config), environ)
+    document = json.loads(out)
+    assert code == ExitCode.ROLLBACK_FAILED
+    assert [r["mechanism"] for r in document["results"]] == ["flag", "git"]     # flag first
+    assert document["summary"] == "rollback incomplete: done: git; remains: flag"
+    assert "api-secret-token" not in out
+
+
+def test_exit_codes_through_invoke(setup):
+    sha, config, environ = setup
+    env = {**os.environ, **environ, "CI": "true"}
+    run = lambda *args: subprocess.run([sys.executable, "-m", "invoke", "-r", str(REPO), "rollback", *args],
+                                       capture_output=True, text=True, env=env, timeout=60)
+    bad = run("--env", "test", "--via", "nope", "--config", config)
+    assert bad.returncode == 2 and "unknown mechanism 'nope'" in bad.stderr
+    refused = run("--env", "test", "--commit", sha, "--config", config)
+    assert refused.returncode == 2 and "without --yes" in refused.stderr
+    done = run("--env", "test", "--commit", sha, "--yes", "--config", config)
+    assert done.returncode == 0, done.stdout + done.stderr
+    again = run("--env", "test", "--commit", sha, "--yes", "--config", config)
+    assert again.returncode == 0 and "already reverted" in again.stdout
