@@ -40,3 +40,21 @@ def headers(key) -> dict[str, str]:
     return {"Authorization": f"Klaviyo-API-Key {key}", "revision": "2026-10-15",
             "Accept": "application/vnd.api+json"}
 
+
+
+class FakeClock:
+    def __init__(self, now: float) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def clock(sandbox, klaviyo):
+    """Freeze the Klaviyo stand-in's clock (rate-limit windows, 'today'); restored afterwards."""
+    state = sandbox.apps["klaviyo"]["state"]
+    fake, real = FakeClock(1_795_000_050.0), state.clock  # 2026-11-18, 30 s into a minute
+    sandbox.call(lambda: setattr(state, "clock", fake))
+    yield fake
+    sandbox.call(lambda: setattr(state, "clock", real))
