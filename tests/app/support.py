@@ -111,7 +111,8 @@ class AppProcess:
                         f"{name}{labels} >= {at_least}", deadline, self)
 
     def output(self) -> str:
-        self._log.flush()
+        if not self._log.closed:
+            self._log.flush()
         return self.log_path.read_text(errors="replace")
 
     def stop(self) -> int:

@@ -95,13 +95,23 @@ class SyncLoop:
             return self._finish("skipped", "kill switch off: not calling Klaviyo")
         self.metrics.kill_switch_enabled.set(1)
         now = self.clock()
+        failures = [f for f in (
+            self._attempt(self.target.upsert_profile, profile_body(self.identity, now)),
+            # Independent of the upsert: an event also creates its profile in Klaviyo.
+            self._attempt(self.target.send_event, event_body(self.identity, str(uuid.uuid4()), now, self.version)),
+        ) if f]
+        if failures:
+            return self._finish("failed", failures[0])
+        return self._finish("ok", "syncing")
+
+    def _attempt(self, call: Callable[[dict[str, Any]], None], body: dict[str, Any]) -> str:
+        """Run one SDK call; "" on success, else the reason (the metrics already have the status)."""
         try:
-            self.target.upsert_profile(profile_body(self.identity, now))
-            self.target.send_event(event_body(self.identity, str(uuid.uuid4()), now, self.version))
+            call(body)
         except Exception as exc:  # noqa: BLE001 - every failure is recorded and the loop goes on
             status, reason = self.describe_error(exc)
-            return self._finish("failed", _advice(status, reason))
-        return self._finish("ok", "syncing")
+            return _advice(status, reason)
+        return ""
 
     def _finish(self, result: str, state: str) -> str:
         self.metrics.sync_cycles.labels(result=result).inc()
