@@ -61,9 +61,9 @@ class Ld:
         return httpx.get(self.url + "/_sandbox/requests").json()
 
     def config(self, **flags: Any) -> EnvConfig:
-        settings = FlagSettings(api_url=self.url, stream_url=self.url, events_url=self.url, project=PROJECT,
-                                environment="local", observe_timeout_seconds=flags.pop("observe_timeout_seconds", 5.0),
-                                **flags)
+        values = {"api_url": self.url, "stream_url": self.url, "events_url": self.url, "project": PROJECT,
+                  "environment": "local", "observe_timeout_seconds": 5.0, **flags}
+        settings = FlagSettings(**values)
         return EnvConfig(name="local", flags=settings, variables=self.sb.env())
 
     def sdk(self, sdk_key: str | None = None, start_wait: float = DEADLINE, **config: Any) -> LDClient:

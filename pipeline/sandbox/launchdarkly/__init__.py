@@ -10,7 +10,8 @@ SDK keys select a project and environment: the sandbox SDK key
 ``<sdk key>-<project>-<environment>``. ``GET /_sandbox/environments`` lists them.
 
 Admin routes: ``/_sandbox/scenario`` (GET; POST merges switches; DELETE resets them),
-``/_sandbox/requests`` (GET the log, DELETE clears it), ``POST /_sandbox/reset`` (flags back
+``/_sandbox/requests`` (GET the log, DELETE clears it), ``GET /_sandbox/changes`` (every
+flag change with its comment), ``POST /_sandbox/reset`` (flags back
 to ``flags/``, versions still increasing), ``GET /_sandbox/environments``.
 """
 from __future__ import annotations
@@ -144,6 +145,9 @@ def _add_admin_routes(app: web.Application) -> None:
         request.app["state"].requests.clear()
         return web.Response(status=204)
 
+    async def changes(request: web.Request) -> web.Response:
+        return web.json_response(request.app["state"].changes)
+
     async def reset(request: web.Request) -> web.Response:
         request.app["state"].reset_flags()
         return web.Response(status=204)
@@ -158,6 +162,7 @@ def _add_admin_routes(app: web.Application) -> None:
     app.router.add_delete("/_sandbox/scenario", delete_scenario)
     app.router.add_get("/_sandbox/requests", get_requests)
     app.router.add_delete("/_sandbox/requests", delete_requests)
+    app.router.add_get("/_sandbox/changes", changes)
     app.router.add_post("/_sandbox/reset", reset)
     app.router.add_get("/_sandbox/environments", environments)
 

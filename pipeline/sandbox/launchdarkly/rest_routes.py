@@ -64,7 +64,8 @@ async def get_flag(request: web.Request) -> web.Response:
 async def patch_flag(request: web.Request) -> web.Response:
     store, record = _store(request), _record(request)
     body = await _json(request)
-    if SEMANTIC_PATCH in request.headers.get("Content-Type", "").replace(" ", "").lower():
+    semantic = SEMANTIC_PATCH in request.headers.get("Content-Type", "").replace(" ", "").lower()
+    if semantic:
         after, targets = _semantic(record, body)
     else:
         if isinstance(body, dict) and "instructions" in body:
@@ -80,7 +81,8 @@ async def patch_flag(request: web.Request) -> web.Response:
         preview.envs = dict(record.envs)
         model.commit(preview, after)
         return web.json_response(model.rest_flag(preview, envs))
-    store.change(record, after)
+    comment = body.get("comment", "") if isinstance(body, dict) else ""
+    store.change(record, after, str(comment), "semantic-patch" if semantic else "json-patch")
     return web.json_response(model.rest_flag(record, envs))
 
 

@@ -77,6 +77,7 @@ class LdStore:
         self.approvals: dict[str, dict[str, Any]] = {}
         self.scenario = Scenario()
         self.requests: list[dict[str, Any]] = []
+        self.changes: list[dict[str, Any]] = []   # an audit trail: who changed what, with which comment
         self.streams: dict[SdkEnvironment, set[asyncio.Queue[str | None]]] = {}
         self.heartbeat_seconds = 3.0     # between ":" comments on idle SDK streams
         self._load()
@@ -101,8 +102,13 @@ class LdStore:
 
     # ------------------------------------------------------------ changes
 
-    def change(self, record: FlagRecord, after: dict[str, model.EnvState]) -> list[str]:
+    def change(self, record: FlagRecord, after: dict[str, model.EnvState], comment: str = "",
+               via: str = "") -> list[str]:
         changed = model.commit(record, after)
+        if changed:
+            self.changes.append({"time": time.time(), "project": record.project, "flag": record.key,
+                                 "environments": changed, "version": record.version, "via": via,
+                                 "comment": comment, "on": {env: record.envs[env].on for env in changed}})
         for env in changed:
             self.publish(SdkEnvironment(record.project, env), "patch",
                          {"path": f"/flags/{record.key}", "data": model.sdk_flag(record, env)})
@@ -184,7 +190,8 @@ class LdStore:
         if approval["reviewStatus"] != "approved":
             raise LdError(400, "invalid_request", f"approval request is {approval['reviewStatus']}, "
                           "not approved; it cannot be applied")
-        self.change(record, model.apply_instructions(record, env, approval["instructions"]))
+        self.change(record, model.apply_instructions(record, env, approval["instructions"]),
+                    approval.get("comment", ""), "approval-request")
         approval.update(status="completed", appliedDate=model.now_ms(), appliedByMemberId="sandbox-member")
         approval["_version"] += 1
         return approval
