@@ -59,6 +59,7 @@ class CheckResult:
         data["verdict"] = self.verdict.value
         data["measured"] = dict(self.measured)
         data["duration"] = round(self.duration, 4)
+        data["started"], data["finished"] = round(self.started, 4), round(self.finished, 4)
         return data
 
 
