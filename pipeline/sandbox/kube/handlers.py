@@ -118,9 +118,11 @@ def check_kind(body: Obj, resource: Resource, expected_kind: str | None = None,
 class ResourceHandlers:
     """Serves one request addressed by a :class:`Target`."""
 
-    def __init__(self, cluster: Cluster, hub: watch.WatchHub) -> None:
+    def __init__(self, cluster: Cluster, hub: watch.WatchHub,
+                 pod_log: Callable[[Cluster, str, str, str | None], str | None] | None = None) -> None:
         self.cluster = cluster
         self.hub = hub
+        self.pod_log = pod_log
 
     # --- dispatch ---------------------------------------------------------------------------
     async def handle(self, request: web.Request, target: Target) -> web.StreamResponse:
@@ -137,7 +139,9 @@ class ResourceHandlers:
             raise method_not_allowed()
         if target.subresource == "log" and method == "GET":
             self.cluster.get(target.resource, target.namespace or "", target.name)
-            return web.Response(text="", content_type="text/plain")
+            text = self.pod_log(self.cluster, target.namespace or "", target.name,
+                                request.query.get("container")) if self.pod_log else None
+            return web.Response(text=text or "", content_type="text/plain")
         if method == "GET":
             obj = self.cluster.get(target.resource, target.namespace or "", target.name)
             return self.render(request, target.resource, [obj], single=True)
@@ -157,9 +161,7 @@ class ResourceHandlers:
             labels = parse_labels(labels_text)
             fields = parse_fields(fields_text, resource.kind)
         except SelectorError as exc:
-            raise bad_request(f'Unable to find "{resource.group}/{resource.version}, Resource={resource.plural}" '
-                              f'that match label selector "{labels_text}", field selector "{fields_text}": {exc}'
-                              if "field label" not in str(exc) else str(exc)) from None
+            raise bad_request(str(exc)) from None
         return lambda obj: labels(obj.get("metadata", {}).get("labels") or {}) and fields(obj)
 
     async def list_or_watch(self, request: web.Request, target: Target) -> web.StreamResponse:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib
 import logging
+import warnings
 from dataclasses import dataclass
 from types import ModuleType
 from typing import Any, Awaitable, Callable
@@ -146,10 +147,13 @@ def build_cluster(context: SandboxContext) -> Cluster:
 def make_app(context: SandboxContext) -> web.Application:
     cluster = build_cluster(context)
     hub = WatchHub(cluster.store, float(context.extra.get("kube_bookmark_interval", 60.0)))  # type: ignore[arg-type]
-    api = KubeApi(cluster, hub, ResourceHandlers(cluster, hub), context)
+    controllers = load_controllers()
+    api = KubeApi(cluster, hub, ResourceHandlers(cluster, hub, getattr(controllers, "pod_log", None)), context)
     app = web.Application(middlewares=[status_errors], client_max_size=16 * 1024 * 1024)
-    app["state"] = cluster
-    app["kube"] = api
+    with warnings.catch_warnings():  # the harness contract is the plain "state" key
+        warnings.simplefilter("ignore")
+        app["state"] = cluster
+        app["kube"] = api
     app.router.add_get("/version", api.version)
     app.router.add_get("/version/", api.version)
     app.router.add_get("/api", api.api)
@@ -161,7 +165,6 @@ def make_app(context: SandboxContext) -> web.Application:
     app.router.add_route("*", "/api/{tail:.+}", api.resource)
     app.router.add_get("/apis/{group}", api.group)
     app.router.add_route("*", "/apis/{group}/{tail:.+}", api.resource)
-    controllers = load_controllers()
     if controllers is not None and hasattr(controllers, "admin_routes"):
         app.router.add_routes(controllers.admin_routes(cluster))
 
