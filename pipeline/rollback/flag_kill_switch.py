@@ -323,7 +323,10 @@ class FlagKillSwitch:
             if refused.error.status == 405:
                 raise _Stop(self._request_approval(api, run)) from None
             raise _Stop(self._result(run, Outcome.FAILED, refused.why)) from None
-        return flag_state(body, s.project, s.environment), sent[0]
+        try:
+            return flag_state(body, s.project, s.environment), sent[0]
+        except LaunchDarklyError:  # a response without this environment: read it back
+            return self._read(api, run), sent[0]
 
     def _request_approval(self, api: LaunchDarklyApi, run: _Run) -> RollbackResult:
         s = self.settings
