@@ -23,11 +23,11 @@ class Verdict(str, Enum):
     SKIPPED = "SKIPPED"    # --skip, or nothing to check
 
 
-SEVERITY = {Verdict.PASS: 0, Verdict.SKIPPED: 0, Verdict.WARN: 1, Verdict.ERROR: 2, Verdict.FAIL: 3}
+SEVERITY = {Verdict.SKIPPED: -1, Verdict.PASS: 0, Verdict.WARN: 1, Verdict.ERROR: 2, Verdict.FAIL: 3}
 
 
 def worst(verdicts: list[Verdict]) -> Verdict:
-    """The most severe verdict (FAIL > ERROR > WARN > PASS); PASS for an empty list."""
+    """The most severe verdict (FAIL > ERROR > WARN > PASS > SKIPPED); PASS for an empty list."""
     return max(verdicts, key=lambda v: SEVERITY[v], default=Verdict.PASS)
 
 

@@ -81,7 +81,8 @@ class PreflightContext:
     async def _probe_accounts(self) -> AccountsProbe:
         key = self.secrets.private_key
         if key is None:
-            raise RuntimeError(f"no private key in {self.secrets.source}")
+            reason = self.secrets.error or f"no private key in {self.secrets.source}"
+            raise RuntimeError(f"secrets unavailable: {reason}")
         settings = self.config.klaviyo
         first = await get_accounts(self.http, settings.base_url, key, settings.revision)
         if first.status != 429:

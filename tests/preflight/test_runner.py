@@ -157,3 +157,9 @@ def test_bad_url_is_a_configuration_error(config, make_app):
     cfg = dataclasses.replace(config, klaviyo=dataclasses.replace(config.klaviyo, base_url="a.klaviyo.com"))
     with pytest.raises(ConfigError, match=r"env.local.klaviyo.base_url: 'a.klaviyo.com' is not an http\(s\) URL"):
         run_preflight(cfg, app_source=make_app())
+
+
+def test_overall_verdict_ignores_skipped(run):
+    report = run(skip=["status-page", "api-auth", "rate-limit"])
+    assert report.verdict is Verdict.PASS
+    assert json.loads(to_json(report))["verdict"] == "PASS"
