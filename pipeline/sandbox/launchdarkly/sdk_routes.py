@@ -41,6 +41,7 @@ async def stream_all(request: web.Request) -> web.StreamResponse:
                 message = await asyncio.wait_for(queue.get(), store.heartbeat_seconds)
             except asyncio.TimeoutError:
                 message = HEARTBEAT
+                store.heartbeats_sent += 1
             if message is None:
                 break
             await response.write(message.encode())

@@ -80,6 +80,7 @@ class LdStore:
         self.changes: list[dict[str, Any]] = []   # an audit trail: who changed what, with which comment
         self.streams: dict[SdkEnvironment, set[asyncio.Queue[str | None]]] = {}
         self.heartbeat_seconds = 3.0     # between ":" comments on idle SDK streams
+        self.heartbeats_sent = 0
         self._load()
 
     # ------------------------------------------------------------ lookups
