@@ -155,3 +155,35 @@ def test_exit_codes_through_invoke(setup):
     assert done.returncode == 0, done.stdout + done.stderr
     again = run("--env", "test", "--commit", sha, "--yes", "--config", config)
     assert again.returncode == 0 and "already reverted" in again.stdout
+
+
+def kube_config(path: Path, kubeconfig: Path, deployment: str) -> str:
+    path.write_text(f"""
+[defaults]
+[env.test]
+[env.test.kube]
+kubeconfig = "{kubeconfig}"
+deployment = "{deployment}"
+container = "app"
+[env.test.rollback]
+via = ["undo"]
+""")
+    return str(path)
+
+
+def test_undo_through_the_command_and_dry_run(kube, tmp_path):
+    kube.history("cli-undo", "web:1", "web:2", "web:3")
+    config = kube_config(tmp_path / "pipeline.toml", kube.kubeconfig, "cli-undo")
+    environ = {"PIPELINE_AUDIT_DIR": str(tmp_path / "audit")}
+    before = kube.read("cli-undo")["metadata"]["resourceVersion"]
+    code, out, _ = invoke_main(parse("test", dry_run=True, config=config), environ)
+    assert code == ExitCode.OK and "image web:3 at revision 3" in out and "image web:2 (revision 2)" in out
+    assert kube.read("cli-undo")["metadata"]["resourceVersion"] == before
+    code, out, err = invoke_main(parse("test", to_revision="1", yes=True, json=True, config=config), environ)
+    document = json.loads(out)
+    assert code == ExitCode.OK, err
+    assert document["results"][0]["data"]["to_image"] == "web:1"
+    assert kube.read("cli-undo")["spec"]["template"]["spec"]["containers"][0]["image"] == "web:1"
+    code, out, _ = invoke_main(parse("test", to_revision="7", yes=True, config=config), environ)
+    assert code == ExitCode.ROLLBACK_FAILED and "unable to find specified revision 7 in history" in out
+    assert "remains: undo" in out
