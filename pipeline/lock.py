@@ -7,8 +7,8 @@ JSON for humans (who, since, image, env, run URL). The protocol is client-go's L
 * GET; 404 -> POST the Lease (409 AlreadyExists: another deploy won the race);
 * held by another and ``renewTime + leaseDurationSeconds > now`` -> :class:`LockHeld`
   naming the holder and since when; nothing is changed;
-* free or expired -> PUT with the resourceVersion that was read (409 Conflict: lost the
-  race), ``leaseTransitions + 1`` when the holder changes;
+* free (released) or expired -> PUT with the resourceVersion that was read (409 Conflict:
+  lost the race), ``leaseTransitions + 1`` (as client-go: whenever we were not the holder);
 * while held, a background thread renews ``renewTime`` every ``duration / 3``; if renewal
   fails past the lease's expiry, or another holder appears, ``lost`` is set;
 * release: PUT clearing the holder (keeps the Lease; a 409 means it is no longer ours and
@@ -154,7 +154,7 @@ def claimed(lease: Mapping[str, Any] | None, identity: str, duration: int, now: 
         metadata = dict(lease.get("metadata") or {})
         spec = lease.get("spec") or {}
         transitions = int(spec.get("leaseTransitions") or 0)
-        if spec.get("holderIdentity") and spec.get("holderIdentity") != identity:
+        if spec.get("holderIdentity") != identity:      # client-go: +1 whenever we were not the holder
             transitions += 1
     annotations = dict(metadata.get("annotations") or {})
     annotations[INFO_ANNOTATION] = json.dumps(dict(info), sort_keys=True)
