@@ -1,5 +1,6 @@
 """The official klaviyo-api SDK (25.0.0, strict pydantic models) against the Klaviyo stand-in."""
 import json
+from urllib.parse import unquote
 
 import httpx
 import pytest
@@ -179,3 +180,26 @@ def test_html_errors_reach_the_sdk_as_text(klaviyo, key):
         sdk(klaviyo, key).Accounts.get_accounts()
     assert caught.value.body.lstrip().startswith("<!DOCTYPE html>")
     assert caught.value.headers["Content-Type"].startswith("text/html")
+
+
+def test_transient_503_is_retried_to_success(klaviyo, key):
+    scenario(klaviyo, {"server_errors": {"status": 503, "times": 1}})
+    assert sdk(klaviyo, key, max_retries=2, max_delay=0.2).Events.create_event(EVENT) is None
+    assert [r["status"] for r in requests_seen(klaviyo)] == [503, 202]
+
+
+def test_get_one_profile_and_any_filter(klaviyo, key):
+    api = sdk(klaviyo, key).Profiles
+    ids = [api.create_or_update_profile(profile(email=f"f{n}@example.com")).data.id for n in range(3)]
+    assert api.get_profile(ids[1]).data.attributes.email == "f1@example.com"
+    found = api.get_profiles(filter='any(email,["f0@example.com","f2@example.com"])')
+    assert [p.id for p in found.data] == [ids[0], ids[2]]
+    with pytest.raises(BadRequestException):
+        api.get_profiles(filter='greater-than(created,2024-01-01T00:00:00Z)')
+
+
+def test_sparse_fieldsets_come_back_as_dicts(klaviyo, key):
+    # The SDK switches to plain dicts when fields[...] is used; the stand-in drops the other attributes.
+    accounts = sdk(klaviyo, key).Accounts.get_accounts(fields_account=["timezone"])
+    assert accounts["data"][0]["attributes"] == {"timezone": "America/New_York"}
+    assert unquote(requests_seen(klaviyo)[-1]["query"]) == "fields[account]=timezone"

@@ -230,3 +230,12 @@ def test_request_log_has_the_scheme_never_the_secret(klaviyo, headers, key):
     assert key not in raw and token not in raw
     httpx.delete(klaviyo + "/_sandbox/requests")
     assert requests_seen(klaviyo) == []
+
+
+def test_sparse_fieldsets(klaviyo, headers):
+    body = httpx.get(klaviyo + "/api/accounts/?fields[account]=timezone,contact_information.street_address",
+                     headers=headers).json()
+    assert set(body["data"][0]["attributes"]) == {"timezone", "contact_information"}
+    clock_free = {**headers}
+    error = error_of(httpx.get(klaviyo + "/api/profiles/?fields[profile]=shoe_size", headers=clock_free))
+    assert error["source"] == {"parameter": "fields[profile]"}

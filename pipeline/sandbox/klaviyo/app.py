@@ -35,6 +35,7 @@ class KlaviyoState:
     limiter: Limiter = field(default_factory=Limiter)
     requests: deque = field(default_factory=lambda: deque(maxlen=LOG_LIMIT))
     throttle_count: int = 0   # requests answered 429 by the current ``throttle`` scenario
+    failure_count: int = 0    # requests answered 5xx by the current ``server_errors`` scenario
     clock: Callable[[], float] = default_clock
 
     def credentials(self) -> list[Credential]:
@@ -45,6 +46,8 @@ class KlaviyoState:
     def set_scenario(self, scenario: Scenario) -> None:
         if scenario.throttle != self.scenario.throttle:
             self.throttle_count = 0
+        if scenario.server_errors != self.scenario.server_errors:
+            self.failure_count = 0
         self.scenario = scenario
         self.limiter.overrides = scenario.tier_overrides()
 
@@ -95,7 +98,7 @@ async def _serve(request: web.Request, state: KlaviyoState) -> web.StreamRespons
     allowance = _take(state, principal, endpoint.tier)
     headers = allowance.headers()
     try:
-        failure = _server_failure(scenario, fault)
+        failure = _server_failure(state, fault)
         if failure:
             raise failure
         body = await _body(request)
@@ -116,8 +119,12 @@ def _take(state: KlaviyoState, principal: Principal, tier: str) -> Allowance:
     return state.limiter.take(principal.quota, tier, state.clock())
 
 
-def _server_failure(scenario: Scenario, fault: Fault) -> ApiError | None:
-    status = fault.server_error or scenario.server_errors
+def _server_failure(state: KlaviyoState, fault: Fault) -> ApiError | None:
+    status = fault.server_error
+    configured = state.scenario.server_errors
+    if not status and configured and (configured["times"] is None or state.failure_count < configured["times"]):
+        state.failure_count += 1
+        status = configured["status"]
     if not status:
         return None
     titles = {500: "A server error occurred.", 502: "Bad gateway.", 503: "Service unavailable.",
@@ -156,6 +163,8 @@ async def post_scenario(request: web.Request) -> web.Response:
         return web.json_response({"error": str(error)}, status=400)
     if "throttle" in patch:  # a re-posted throttle starts counting its ``times`` again
         state.throttle_count = 0
+    if "server_errors" in patch:
+        state.failure_count = 0
     return web.json_response(state.scenario.to_json())
 
 

@@ -3,13 +3,14 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import json
 import re
 from dataclasses import dataclass
 from typing import Callable
 
 from pipeline.sandbox.klaviyo import validation
 from pipeline.sandbox.klaviyo.errors import ApiError, invalid, not_found
-from pipeline.sandbox.klaviyo.store import Account, Events, Profiles
+from pipeline.sandbox.klaviyo.store import ACCOUNT_ATTRIBUTES, RESPONSE_ATTRIBUTES, Account, Events, Profiles
 
 
 @dataclass
@@ -48,14 +49,38 @@ class Endpoint:
 
 
 def list_accounts(data: Data, call: Call) -> Result:
-    return Result(200, {"data": [data.account.resource(call.base)],
-                        "links": {"self": call.url, "next": None, "prev": None}})
+    account = sparse(data.account.resource(call.base), call.query, "account")
+    return Result(200, {"data": [account], "links": {"self": call.url, "next": None, "prev": None}})
 
 
 def get_account(data: Data, call: Call) -> Result:
     if call.params["id"] != data.account.id:
         raise not_found(f"An account with id {call.params['id']} was not found.")
-    return Result(200, {"data": data.account.resource(call.base), "links": {"self": call.url}})
+    account = sparse(data.account.resource(call.base), call.query, "account")
+    return Result(200, {"data": account, "links": {"self": call.url}})
+
+
+FIELDS = {"account": ACCOUNT_ATTRIBUTES, "profile": RESPONSE_ATTRIBUTES}
+
+
+def fieldset(query: dict[str, str], type_: str) -> set[str] | None:
+    """``fields[<type>]=a,b.c``: the top-level attributes to keep (None: all), or 400."""
+    raw = query.get(f"fields[{type_}]")
+    if raw is None:
+        return None
+    wanted = [name.strip() for name in raw.split(",") if name.strip()]
+    unknown = [name for name in wanted if name.split(".")[0] not in FIELDS[type_]]
+    if unknown or not wanted:
+        raise invalid(f"Invalid field(s) {unknown or [raw]} for fields[{type_}]; accepted: "
+                      f"{sorted(FIELDS[type_])}", parameter=f"fields[{type_}]")
+    return {name.split(".")[0] for name in wanted}
+
+
+def sparse(resource: dict, query: dict[str, str], type_: str) -> dict:
+    keep = fieldset(query, type_)
+    if keep is None:
+        return resource
+    return {**resource, "attributes": {k: v for k, v in resource["attributes"].items() if k in keep}}
 
 
 def import_profile(data: Data, call: Call) -> Result:
@@ -72,10 +97,11 @@ def import_profile(data: Data, call: Call) -> Result:
 
 
 _PAGE_SIZE_MAX = 100
-_EQUALS = re.compile(r'^equals\((email|phone_number|external_id|id),"([^"]*)"\)$')
+_FILTER = re.compile(r'^(equals|any)\((email|phone_number|external_id|id),(.*)\)$')
 
 
 def list_profiles(data: Data, call: Call) -> Result:
+    fieldset(call.query, "profile")
     size = _page_size(call.query.get("page[size]"))
     offset = _cursor(call.query.get("page[cursor]"))
     profiles = _filtered(list(data.profiles.items.values()), call.query.get("filter"))
@@ -85,14 +111,16 @@ def list_profiles(data: Data, call: Call) -> Result:
         links["next"] = f"{call.base}/api/profiles/?page[size]={size}&page[cursor]={_encode(offset + size)}"
     if offset > 0:
         links["prev"] = f"{call.base}/api/profiles/?page[size]={size}&page[cursor]={_encode(max(0, offset - size))}"
-    return Result(200, {"data": [data.profiles.resource(p, call.base) for p in page], "links": links})
+    return Result(200, {"data": [sparse(data.profiles.resource(p, call.base), call.query, "profile") for p in page],
+                        "links": links})
 
 
 def get_profile(data: Data, call: Call) -> Result:
     profile = data.profiles.items.get(call.params["id"])
     if profile is None:
         raise not_found(f"A profile with id {call.params['id']} was not found.")
-    return Result(200, {"data": data.profiles.resource(profile, call.base), "links": {"self": call.url}})
+    return Result(200, {"data": sparse(data.profiles.resource(profile, call.base), call.query, "profile"),
+                        "links": {"self": call.url}})
 
 
 def create_event(data: Data, call: Call) -> Result:
@@ -126,14 +154,26 @@ def _encode(offset: int) -> str:
 
 
 def _filtered(profiles: list[dict], expression: str | None) -> list[dict]:
+    """``equals(field,"v")`` or ``any(field,["a","b"])`` on email, phone_number, external_id, id."""
     if not expression:
         return profiles
-    match = _EQUALS.match(expression.strip())
-    if not match:
-        raise invalid(f"Invalid filter '{expression[:60]}'. The sandbox supports "
-                      'equals(email|phone_number|external_id|id,"value").', parameter="filter")
-    field, value = match.groups()
-    return [p for p in profiles if (p["id"] if field == "id" else p["attributes"].get(field)) == value]
+    match = _FILTER.match(expression.strip())
+    values = _filter_values(match.group(1), match.group(3)) if match else None
+    if values is None:
+        raise invalid(f"Invalid filter '{expression[:60]}'. The sandbox supports equals(field,\"value\") and "
+                      'any(field,["a","b"]) on email, phone_number, external_id, id.', parameter="filter")
+    field = match.group(2)
+    return [p for p in profiles if (p["id"] if field == "id" else p["attributes"].get(field)) in values]
+
+
+def _filter_values(operator: str, raw: str) -> list[str] | None:
+    try:
+        value = json.loads(raw)
+    except ValueError:
+        return None
+    if operator == "equals":
+        return [value] if isinstance(value, str) else None
+    return value if isinstance(value, list) and all(isinstance(v, str) for v in value) else None
 
 
 def _route(method: str, path: str, scope: str, tier: str, handler: Handler) -> Endpoint:

@@ -18,7 +18,7 @@ class Scenario:
     throttle: dict | None = None           # {"retry_after": int, "times": int|None} -> API requests 429
     latency_seconds: float = 0.0           # added before every API response
     html_errors: int | None = None         # CDN HTML page with this status (true -> 503)
-    server_errors: int | None = None       # JSON:API 5xx with this status (true -> 503)
+    server_errors: dict | None = None      # {"status": 5xx, "times": int|None} -> JSON:API 5xx
     rate_limits: dict[str, dict[str, int]] = field(default_factory=dict)  # tier -> {burst, steady}
 
     def to_json(self) -> dict:
@@ -98,6 +98,20 @@ def _status(key: str, accepted: tuple[int, ...]):
     return check
 
 
+def _server_errors(value: object) -> dict | None:
+    """``true`` / a status / ``{"status": 503, "times": 2}`` -> {"status", "times"} (times None = always)."""
+    if isinstance(value, dict):
+        if set(value) - {"status", "times"}:
+            raise ScenarioError(f"server_errors object accepts status and times, got {sorted(value)}")
+        status = _status("server_errors.status", SERVER_STATUSES)(value.get("status", True))
+        times = value.get("times")
+        if times is not None and (isinstance(times, bool) or not isinstance(times, int) or times < 1):
+            raise ScenarioError(f"server_errors.times must be a whole number >= 1, got {times!r}")
+        return {"status": status, "times": times} if status else None
+    status = _status("server_errors", SERVER_STATUSES)(value)
+    return {"status": status, "times": None} if status else None
+
+
 def _rate_limits(value: object) -> dict[str, dict[str, int]]:
     if not isinstance(value, dict):
         raise ScenarioError("rate_limits must be an object like {\"XS\": {\"burst\": 1, \"steady\": 15}}")
@@ -117,5 +131,5 @@ _VALIDATORS = {
     "revoked_key": _bool("revoked_key"), "revoked_token": _bool("revoked_token"),
     "missing_scopes": _scopes, "throttle": _throttle, "latency_seconds": _latency,
     "html_errors": _status("html_errors", HTML_STATUSES),
-    "server_errors": _status("server_errors", SERVER_STATUSES), "rate_limits": _rate_limits,
+    "server_errors": _server_errors, "rate_limits": _rate_limits,
 }

@@ -13,6 +13,9 @@ RESPONSE_ATTRIBUTES = ("email", "phone_number", "external_id", "first_name", "la
                        "locale", "title", "image", "created", "updated", "last_event_date", "location",
                        "properties")
 
+ACCOUNT_ATTRIBUTES = ("test_account", "contact_information", "industry", "timezone", "preferred_currency",
+                      "public_api_key", "locale")
+
 
 def new_id(now: float) -> str:
     """A 26-character ULID-like id, as Klaviyo profile ids look."""
