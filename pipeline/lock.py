@@ -18,7 +18,7 @@ MicroTime values are written with exactly six fraction digits and ``Z``: a real 
 server rejects other spellings (the python client's model serialiser drops the fraction when
 microsecond == 0), so the Lease is sent as plain JSON through the client's ApiClient.
 Expiry is judged with this machine's clock against the holder's ``renewTime``; clocks more
-than a few seconds apart shift the expiry by the skew (documented, see docs/verification.md).
+than a few seconds apart shift the expiry by the skew (docs/audit.md, "Deploy lock").
 """
 from __future__ import annotations
 
