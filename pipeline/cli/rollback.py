@@ -24,6 +24,7 @@ from pipeline import ci
 from pipeline.audit import AuditError, AuditLog, default_path, entries
 from pipeline.config import ConfigError, EnvConfig, load_config
 from pipeline.exit_codes import ExitCode
+from pipeline.report.markdown import append_summary, rollback_summary
 from pipeline.rollback import audit_trail, policy
 from pipeline.rollback.result import Mechanism, Plan, RollbackResult
 from pipeline.rollback.runner import RollbackRun, Unavailable, run
@@ -47,11 +48,12 @@ class Request:
     dry_run: bool = False
     json: bool = False
     config: str = "pipeline.toml"
+    json_file: str = ""
 
 
 def parse(env: str, via: str = "", to_revision: str | int = "", commit: str = "", reason: str = "",
           yes: bool = False, dry_run: bool = False, json: bool = False,
-          config: str = "pipeline.toml") -> Request:
+          config: str = "pipeline.toml", json_file: str = "") -> Request:
     """Validate the command line; raises UsageError before anything is read or changed."""
     if not env:
         raise UsageError("--env is required (an environment in pipeline.toml, e.g. local, staging, prod)")
@@ -64,7 +66,8 @@ def parse(env: str, via: str = "", to_revision: str | int = "", commit: str = ""
         raise UsageError(f"--commit {commit!r} is not a commit sha (4 to 40 hex digits)")
     if revision and mechanisms and "undo" not in mechanisms:
         raise UsageError("--to-revision applies to rollout undo; add undo to --via")
-    return Request(env, mechanisms, revision, commit or None, reason.strip(), yes, dry_run, json, config)
+    return Request(env, mechanisms, revision, commit or None, reason.strip(), yes, dry_run, json, config,
+                   json_file)
 
 
 def _revision(value: str | int) -> int:
@@ -166,13 +169,28 @@ def main(request: Request, environ: Mapping[str, str], out: Console, err: Consol
 
     outcome = run(built.mechanisms, reason, request.dry_run, on_result, scrub)
     code = int(ExitCode.OK if outcome.ok else ExitCode.ROLLBACK_FAILED)
-    _record(audit, "rollback_finished", audit_trail.finished(outcome, code), err)
+    head = _record(audit, "rollback_finished", audit_trail.finished(outcome, code), err)
     human.print(_summary_line(outcome), highlight=False)
-    if request.json:
-        document = {"env": config.name, "mechanisms": list(decision.mechanisms),
-                    "plans": [_plan_json(p) for p in plans], **outcome.to_json()}
-        out.file.write(scrub(jsonlib.dumps(document, indent=2, default=str)) + "\n")
+    document = {"env": config.name, "app": config.app, "mechanisms": list(decision.mechanisms),
+                "plans": [_plan_json(p) for p in plans], **outcome.to_json(), "exit_code": code,
+                "audit_head": head}
+    _publish(document, request, environ, out, err, scrub)
     return code
+
+
+def _publish(document: dict, request: Request, environ: Mapping[str, str], out: Console, err: Console,
+             scrub: Callable[[str], str]) -> None:
+    """--json on stdout, --json-file, and the GitHub job summary when running in Actions."""
+    text = scrub(jsonlib.dumps(document, indent=2, default=str)) + "\n"
+    if request.json:
+        out.file.write(text)
+    try:
+        if request.json_file:
+            with open(request.json_file, "w", encoding="utf-8") as handle:
+                handle.write(text)
+        append_summary(ci.detect(environ).step_summary, scrub(rollback_summary(document)))
+    except OSError as exc:
+        err.print(f"[yellow]warning:[/] could not write the result: {exc}", highlight=False)
 
 
 def deployed_commit_from_audit(config: EnvConfig, environ: Mapping[str, str]) -> str | None:
@@ -196,14 +214,15 @@ def _audit_log(config: EnvConfig, environ: Mapping[str, str], built: Built, dry_
         return None
 
 
-def _record(audit: AuditLog | None, kind: str, data: dict, err: Console) -> None:
-    """Record; an audit failure is reported but never stops a rollback in progress."""
+def _record(audit: AuditLog | None, kind: str, data: dict, err: Console) -> str | None:
+    """Record and return the new head hash; an audit failure is reported, never stops a rollback."""
     if audit is None:
-        return
+        return None
     try:
-        audit.append(kind, data)
+        return audit.append(kind, data)["hash"]
     except (AuditError, OSError) as exc:
         err.print(f"[yellow]warning:[/] could not write {kind} to the audit log: {exc}", highlight=False)
+        return None
 
 
 def _confirm(request: Request, environ: Mapping[str, str], isatty: bool, ask: Callable[[str], str],
@@ -287,13 +306,14 @@ def _scrubber(built: Built) -> Callable[[str], str]:
     "dry-run": "show what would be done; change nothing",
     "json": "print the machine-readable result on stdout (narration goes to stderr)",
     "config": "configuration file (default pipeline.toml)",
+    "json-file": "also write the machine-readable result to this file (CI artifact)",
 })
 def rollback(c, env="", via="", to_revision="", commit="", reason="", yes=False, dry_run=False,
-             json=False, config="pipeline.toml"):
+             json=False, config="pipeline.toml", json_file=""):
     """Roll the release back now: kill-switch flag, Kubernetes rollout undo, git revert."""
     err = Console(stderr=True)
     try:
-        request = parse(env, via, to_revision, commit, reason, yes, dry_run, json, config)
+        request = parse(env, via, to_revision, commit, reason, yes, dry_run, json, config, json_file)
     except UsageError as exc:
         err.print(f"[red]error:[/] {exc}", highlight=False)
         raise Exit(code=int(ExitCode.USAGE))

@@ -114,8 +114,9 @@ def test_yes_reverts_prints_json_and_records_the_audit_log(setup, remote, tmp_pa
     assert document["results"][0]["outcome"] == "done"
     assert document["plans"][0]["mechanism"] == "git"
     assert "Rollback plan" in err                          # narration on stderr with --json
-    kinds = [e["kind"] for e in entries(tmp_path / "audit" / "test.jsonl")]
-    assert kinds == ["rollback_started", "rollback_action", "rollback_finished"]
+    logged = list(entries(tmp_path / "audit" / "test.jsonl"))
+    assert [e["kind"] for e in logged] == ["rollback_started", "rollback_action", "rollback_finished"]
+    assert document["audit_head"] == logged[-1]["hash"] and document["exit_code"] == 0
     assert "Reason: 5xx storm" in remote.work.git.log("-1", "--format=%B", "origin/main")
 
 
@@ -187,3 +188,14 @@ def test_undo_through_the_command_and_dry_run(kube, tmp_path):
     code, out, _ = invoke_main(parse("test", to_revision="7", yes=True, config=config), environ)
     assert code == ExitCode.ROLLBACK_FAILED and "unable to find specified revision 7 in history" in out
     assert "remains: undo" in out
+
+
+def test_json_file_and_github_job_summary(setup, tmp_path):
+    sha, config, environ = setup
+    summary = tmp_path / "summary.md"
+    environ = {**environ, "GITHUB_ACTIONS": "true", "GITHUB_STEP_SUMMARY": str(summary)}
+    code, _, _ = invoke_main(parse("test", commit=sha, yes=True, config=config,
+                                   json_file=str(tmp_path / "result.json"), reason="bad"), environ)
+    assert code == ExitCode.OK
+    assert json.loads((tmp_path / "result.json").read_text())["done"] == ["git"]
+    assert "## Rollback of klaviyo-sync in test" in summary.read_text()
