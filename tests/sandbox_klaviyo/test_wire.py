@@ -239,3 +239,18 @@ def test_sparse_fieldsets(klaviyo, headers):
     clock_free = {**headers}
     error = error_of(httpx.get(klaviyo + "/api/profiles/?fields[profile]=shoe_size", headers=clock_free))
     assert error["source"] == {"parameter": "fields[profile]"}
+
+
+def test_profile_ids_must_exist(klaviyo, headers):
+    unknown = {"data": {"type": "profile", "id": "01NOPE", "attributes": {"email": "who@example.com"}}}
+    assert error_of(httpx.post(klaviyo + "/api/profile-import/", headers=headers, json=unknown))["status"] == 404
+    event = json.loads(json.dumps(EVENT))
+    event["data"]["attributes"]["profile"]["data"] = {"type": "profile", "id": "01NOPE", "attributes": {}}
+    error = error_of(httpx.post(klaviyo + "/api/events/", headers=headers, json=event))
+    assert error["source"] == {"pointer": "/data/attributes/profile/data/id"}
+    created = httpx.post(klaviyo + "/api/profile-import/", headers=headers,
+                         json={"data": {"type": "profile", "attributes": {"email": "known@example.com"}}}).json()
+    event["data"]["attributes"]["profile"]["data"]["id"] = created["data"]["id"]
+    assert httpx.post(klaviyo + "/api/events/", headers=headers, json=event).status_code == 202
+    events = httpx.get(klaviyo + "/_sandbox/data").json()["events"]
+    assert events[-1]["profile_id"] == created["data"]["id"]

@@ -87,9 +87,7 @@ def import_profile(data: Data, call: Call) -> Result:
     resource = validation.resource(call.body, "profile")
     attributes = validation.profile_attributes(resource)
     profile_id = resource.get("id")
-    if profile_id is not None and (not isinstance(profile_id, str) or
-                                   (profile_id not in data.profiles.items and not any(
-                                       attributes.get(k) for k in validation.IDENTIFIERS))):
+    if profile_id is not None and (not isinstance(profile_id, str) or profile_id not in data.profiles.items):
         raise not_found(f"A profile with id {profile_id} was not found.")
     profile, created = data.profiles.upsert(profile_id, attributes, call.now)
     return Result(201 if created else 200, {"data": data.profiles.resource(profile, call.base),
@@ -126,7 +124,13 @@ def get_profile(data: Data, call: Call) -> Result:
 def create_event(data: Data, call: Call) -> Result:
     event = validation.event(call.body, dt.datetime.fromtimestamp(call.now, dt.timezone.utc))
     profile = event["profile"]
-    stored, _ = data.profiles.upsert(profile.get("id"), profile["attributes"], call.now)
+    profile_id = profile.get("id")
+    if profile_id is not None and profile_id not in data.profiles.items:
+        if not any(profile["attributes"].get(k) for k in validation.IDENTIFIERS):
+            raise invalid(f"A profile with id {str(profile_id)[:40]} was not found.",
+                          pointer="/data/attributes/profile/data/id")
+        profile_id = None  # identified by its attributes instead
+    stored, _ = data.profiles.upsert(profile_id, profile["attributes"], call.now)
     data.events.add(event, stored["id"], call.now)
     return Result(202, None)
 
