@@ -210,3 +210,13 @@ def test_rollout_status_follows_the_watch(kube: Kube) -> None:
         proc.kill()
     assert 'deployment "web" successfully rolled out' in out, (out, err)
     assert proc.returncode == 0
+
+
+def test_typed_create_commands_send_protobuf(kube: Kube) -> None:
+    assert "namespace/team created" in kube.kubectl("create", "namespace", "team").stdout
+    kube.kubectl("create", "configmap", "cfg", "--from-literal=a=b", "-n", "team")
+    kube.kubectl("create", "secret", "generic", "s1", "--from-literal=k=v", "-n", "team")
+    assert kube.cluster.get(R.CONFIGMAPS, "team", "cfg")["data"] == {"a": "b"}
+    assert kube.cluster.get(R.SECRETS, "team", "s1")["data"] == {"k": "dg=="}
+    assert 'namespace "team" deleted' in kube.kubectl("delete", "namespace", "team").stdout
+    assert kube.cluster.list(R.SECRETS, "team") == []

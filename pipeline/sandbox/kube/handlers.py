@@ -17,6 +17,7 @@ import yaml
 from aiohttp import web
 
 from pipeline.sandbox.kube import patch as patching
+from pipeline.sandbox.kube import protobuf
 from pipeline.sandbox.kube import resources as R
 from pipeline.sandbox.kube import tables, watch
 from pipeline.sandbox.kube.objects import ApiError, Cluster, not_found
@@ -92,6 +93,13 @@ async def read_object(request: web.Request, resource: Resource) -> Obj:
             body = json.loads(raw or b"null")
         elif kind in YAML_TYPES:
             body = yaml.safe_load(raw.decode() or "null")
+        elif kind == protobuf.MEDIA_TYPE:
+            try:
+                body = protobuf.decode(raw)
+            except protobuf.ProtobufError as exc:
+                raise ApiError(415, "UnsupportedMediaType", f"the body of the request was in an unknown format - "
+                               f"accepted media types include: application/json, application/yaml ({exc})",
+                               {}) from None
         else:
             raise unsupported_media(kind, ("application/json", "application/yaml"))
     except (ValueError, yaml.YAMLError) as exc:
