@@ -155,3 +155,19 @@ def test_scenario_admin_routes(status_page):
     scenario(status_page, API_DOWN)
     assert httpx.delete(status_page + "/_sandbox/scenario").json() == {}
     assert status(status_page)["indicator"] == "none"
+
+
+def test_maintenance_window_moves_with_the_clock(sandbox, status_page):
+    state = sandbox.apps["status"]["state"]
+    real, now = state.clock, [1_795_000_000.0]
+    sandbox.call(lambda: setattr(state, "clock", lambda: now[0]))
+    try:
+        scenario(status_page, {"maintenance": {"starts_in_minutes": 10, "duration_minutes": 20}})
+        phases = []
+        for minutes in (0, 15, 35):
+            now[0] = 1_795_000_000.0 + minutes * 60
+            maintenance = get(status_page, "scheduled-maintenances.json")["scheduled_maintenances"][0]
+            phases.append((maintenance["status"], status(status_page)["indicator"]))
+        assert phases == [("scheduled", "none"), ("in_progress", "maintenance"), ("completed", "none")]
+    finally:
+        sandbox.call(lambda: setattr(state, "clock", real))
