@@ -4,7 +4,7 @@ from __future__ import annotations
 from pipeline.sandbox.kube.controllers.spec import REVISION, REVISION_HISTORY
 from pipeline.sandbox.kube.resources import DEPLOYMENTS, PODS, REPLICASETS
 
-from tests.sandbox_kube.conftest import deployment
+from tests.sandbox_kube.test_controllers_harness import deployment, run_cluster  # noqa: F401
 
 
 def _complete(h, name="web", replicas=None):

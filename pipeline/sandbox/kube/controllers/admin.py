@@ -1,0 +1,62 @@
+"""Admin routes of the controllers (``/_sandbox/...``), for tests and scenarios.
+
+  GET  /_sandbox/images                     {"behaviours": {image: {...}}, "processes": {repo: {...}}}
+  PUT  /_sandbox/images                     merge {image: behaviour | null}; 400 names the bad field
+  PUT  /_sandbox/processes                  merge {repository: {command, env, cwd} | [argv] | null}
+  GET  /_sandbox/pods/{namespace}/{name}/log[?container=c]   a real-process container's log
+"""
+from __future__ import annotations
+
+import json
+from typing import Any, TYPE_CHECKING
+
+from aiohttp import web
+
+from pipeline.sandbox.kube.objects import Cluster
+
+if TYPE_CHECKING:
+    from pipeline.sandbox.kube.controllers import ControllerState
+
+
+def routes(cluster: Cluster, state: "ControllerState") -> list[web.RouteDef]:
+    catalog = state.catalog
+
+    def snapshot() -> dict[str, Any]:
+        return {"behaviours": {k: v.to_json() for k, v in catalog.behaviours.items()},
+                "processes": {k: v.to_json() for k, v in catalog.processes.items()}}
+
+    async def read_body(request: web.Request) -> Any:
+        try:
+            return json.loads(await request.text())
+        except json.JSONDecodeError as exc:
+            raise web.HTTPBadRequest(text=json.dumps({"error": f"body is not JSON: {exc}"}),
+                                     content_type="application/json")
+
+    async def get_images(request: web.Request) -> web.Response:
+        return web.json_response(snapshot())
+
+    async def put_images(request: web.Request) -> web.Response:
+        try:
+            catalog.update_behaviours(await read_body(request))
+        except ValueError as exc:
+            return web.json_response({"error": str(exc)}, status=400)
+        return web.json_response(snapshot())
+
+    async def put_processes(request: web.Request) -> web.Response:
+        try:
+            catalog.update_processes(await read_body(request))
+        except ValueError as exc:
+            return web.json_response({"error": str(exc)}, status=400)
+        return web.json_response(snapshot())
+
+    async def get_log(request: web.Request) -> web.Response:
+        from pipeline.sandbox.kube.controllers import pod_log
+        text = pod_log(cluster, request.match_info["namespace"], request.match_info["name"],
+                       request.query.get("container"))
+        if text is None:
+            return web.json_response({"error": "no such pod"}, status=404)
+        return web.Response(text=text)
+
+    return [web.get("/_sandbox/images", get_images), web.put("/_sandbox/images", put_images),
+            web.get("/_sandbox/processes", get_images), web.put("/_sandbox/processes", put_processes),
+            web.get("/_sandbox/pods/{namespace}/{name}/log", get_log)]
