@@ -164,6 +164,15 @@ def claimed(lease: Mapping[str, Any] | None, identity: str, duration: int, now: 
                      "renewTime": stamp, "leaseTransitions": transitions}}
 
 
+def with_info(lease: Mapping[str, Any], info: Mapping[str, Any]) -> dict[str, Any]:
+    """The lease with ``info`` merged into its holder annotation."""
+    body = json.loads(json.dumps(lease))
+    annotations = body.setdefault("metadata", {}).setdefault("annotations", {})
+    current = json.loads(annotations.get(INFO_ANNOTATION) or "{}")
+    annotations[INFO_ANNOTATION] = json.dumps({**current, **info}, sort_keys=True)
+    return body
+
+
 def renewed(lease: Mapping[str, Any], now: datetime) -> dict[str, Any]:
     body = json.loads(json.dumps(lease))
     body["spec"]["renewTime"] = micro_time(now)
@@ -266,6 +275,7 @@ class DeployLock:
         self.info = dict(info or {})
         self.lost = threading.Event()
         self.lost_reason = ""
+        self.previous: LeaseStatus | None = None   # the lease as found: a dead holder's record lives here
         self._lease: dict[str, Any] | None = None
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -279,6 +289,7 @@ class DeployLock:
         status = lease_status(current, now)
         if status.held_by_other(self.identity):
             raise LockHeld(status, self.name)
+        self.previous = status
         body = claimed(current, self.identity, self.duration, now, info, self.api.namespace, self.name)
         try:
             self._lease = self.api.create(body) if current is None else self.api.replace(self.name, body)
@@ -306,6 +317,30 @@ class DeployLock:
         except ApiStatusError as exc:
             if exc.status not in (404, 409):   # 409/404: no longer ours to release
                 raise
+
+    def record(self, **info: Any) -> None:
+        """Merge ``info`` into the lease's holder annotation now (e.g. a deploy's in-flight state).
+
+        A holder that dies leaves it behind; whoever takes the lease over reads it from
+        :attr:`previous`. A clean :meth:`release` removes it. A renewal racing this write
+        (409) is resolved by re-reading the lease, if it is still ours.
+        """
+        with self._guard:
+            lease = self._lease
+            if lease is None:
+                raise LockLost(f"lease {self.name} is not held")
+            self.info.update(info)
+            for _ in range(3):
+                try:
+                    self._lease = self.api.replace(self.name, with_info(lease, info))
+                    return
+                except ApiStatusError as exc:
+                    if exc.status != 409:
+                        raise
+                    lease = self.api.get(self.name)
+                    if lease is None or (lease.get("spec") or {}).get("holderIdentity") != self.identity:
+                        raise LockLost(f"lease {self.name} was taken over") from None
+            raise LockLost(f"lease {self.name}: could not record deploy state after 3 conflicts")
 
     def check(self) -> None:
         """Raise :class:`LockLost` if the lease is no longer held by this process."""

@@ -42,3 +42,18 @@ def test_lock_cycle_against_the_stand_in(kube, tmp_path, kubecache):
         lease = api.get(lock.name)
         assert lease["spec"]["holderIdentity"] == "bob@ci/2/b"
         assert lease["spec"]["leaseTransitions"] == 1      # a new holder, as client-go counts
+
+
+def test_a_dead_holders_record_is_read_by_the_next_holder(kube):
+    from datetime import datetime, timedelta, timezone
+
+    lease_api = LeaseApi(kube_api_client(kube), "default")
+    dead = DeployLock(lease_api, "app", "local", duration_seconds=3, identity="dead@host/1/x")
+    dead.acquire()
+    dead._stop.set()                         # the process "dies": no more renewals, no release
+    dead.record(in_flight={"deploy_id": "d1", "from_revision": 3})
+    later = lambda: datetime.now(timezone.utc) + timedelta(seconds=10)  # noqa: E731
+    with DeployLock(lease_api, "app", "local", duration_seconds=3, identity="next@host/2/y", clock=later) as lock:
+        assert lock.previous.holder == "dead@host/1/x" and not lock.previous.held
+        assert lock.previous.info["in_flight"] == {"deploy_id": "d1", "from_revision": 3}
+    assert lease_api.get("deploy-lock-app-local")["metadata"]["annotations"] == {}
