@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
 
 import httpx
@@ -66,12 +67,32 @@ def test_throttled_probe_is_degraded(klaviyo_sandbox, run_app):
     assert metric(app.metrics(), "klaviyo_api_responses_total", endpoint="accounts", status="429") == 3
 
 
+def test_health_uses_sync_traffic_and_spares_the_xs_quota(klaviyo_sandbox, run_app):
+    """Four pods asked at once, twice: no accounts call, so no 429 from the XS tier (1/s)."""
+    apps = [run_app(base_env(klaviyo_sandbox, HEALTH_CACHE_SECONDS="10")) for _ in range(4)]
+    for app in apps:
+        app.wait_ready().wait_metric("klaviyo_api_responses_total", endpoint="events", status="202")
+    with ThreadPoolExecutor(len(apps)) as pool:
+        for _ in range(2):
+            answers = list(pool.map(lambda a: a.get("/health"), apps))
+            assert [a.status_code for a in answers] == [200] * len(apps)
+            assert {a.json()["services"]["klaviyo"]["checkedBy"] for a in answers} == {"sync"}
+    assert not [r for r in klaviyo_requests(klaviyo_sandbox) if r["path"].startswith("/api/accounts")]
+
+    set_scenario(klaviyo_sandbox, revoked_key=True)
+    app = apps[0]
+    app.wait_metric("klaviyo_api_responses_total", endpoint="events", status="401")
+    wait_for(lambda: app.get("/health").status_code == 503, "health down from sync traffic", process=app)
+    klaviyo = app.get("/health").json()["services"]["klaviyo"]
+    assert klaviyo["status"] == "down" and klaviyo["error"].startswith("401")
+
+
 def test_health_probe_is_cached(klaviyo_sandbox, run_app):
     app = run_app(base_env(klaviyo_sandbox, HEALTH_CACHE_SECONDS="60")).wait_ready()
-    for _ in range(5):
-        assert app.get("/health").status_code == 200
+    answers = [app.get("/health").json()["services"]["klaviyo"] for _ in range(5)]
+    assert len({a["checkedAt"] for a in answers}) == 1          # one check, served from the cache
     accounts = [r for r in klaviyo_requests(klaviyo_sandbox) if r["path"].startswith("/api/accounts")]
-    assert len(accounts) == 1
+    assert len(accounts) <= 1
 
 
 def test_bad_auth_version_gets_401s(klaviyo_sandbox, run_app):

@@ -42,7 +42,7 @@ def test_response_body_has_the_checklist_shape():
     body = health.response_body(KlaviyoHealth("healthy", 12, account_id="Sbx1", checked_at=now), "1.4.0", now)
     assert body["status"] == "healthy"
     assert body["services"]["klaviyo"] == {"status": "healthy", "latencyMs": 12, "accountId": "Sbx1",
-                                           "checkedAt": "2026-11-02T00:00:00Z"}
+                                           "checkedBy": "getAccounts", "checkedAt": "2026-11-02T00:00:00Z"}
     assert body["timestamp"] == "2026-11-02T00:00:00Z" and body["version"] == "1.4.0"
     down = health.response_body(KlaviyoHealth("down", 3, error="401: bad key", checked_at=now), "1", now)
     assert down["services"]["klaviyo"]["error"] == "401: bad key" and "accountId" not in down["services"]["klaviyo"]
@@ -55,22 +55,22 @@ def test_disabled_by_kill_switch():
 
 def test_probe_maps_outcomes():
     clock = Clock()
-    ok = HealthProbe(lambda: "Sbx1", describe, 0, clock)
+    ok = HealthProbe(lambda: "Sbx1", describe, 0, clock=clock)
     assert ok.check().status == "healthy" and ok.check().account_id == "Sbx1"
 
     def throttled():
         raise Failed(429)
-    assert HealthProbe(throttled, describe, 0, clock).check().status == "degraded"
+    assert HealthProbe(throttled, describe, 0, clock=clock).check().status == "degraded"
 
     def revoked():
         raise Failed(401)
-    result = HealthProbe(revoked, describe, 0, clock).check()
+    result = HealthProbe(revoked, describe, 0, clock=clock).check()
     assert (result.status, result.error) == ("down", "401: boom")
 
 
 def test_probe_is_cached_for_cache_seconds():
     clock, calls = Clock(), []
-    probe = HealthProbe(lambda: calls.append(1) or "A", describe, 10, clock)
+    probe = HealthProbe(lambda: calls.append(1) or "A", describe, 10, clock=clock)
     probe.check()
     clock.now += 9.9
     probe.check()
@@ -99,3 +99,37 @@ def test_concurrent_checks_share_one_probe():
     for t in threads:
         t.join(5)
     assert len(calls) == 1 and len(results) == 8 and {r.status for r in results} == {"healthy"}
+
+
+def test_recent_sync_evidence_answers_without_a_probe():
+    clock, calls = Clock(), []
+    evidence = health.Evidence()
+    probe = HealthProbe(lambda: calls.append(1) or "A", describe, 10, evidence, clock)
+    evidence.record(health.Observation(clock.now - 1, 202, 40))
+    result = probe.check()
+    assert (result.status, result.latency_ms, result.checked_by, calls) == ("healthy", 40, "sync", [])
+
+
+def test_sync_evidence_uses_the_checklist_mapping_and_keeps_the_account_id():
+    clock = Clock()
+    evidence = health.Evidence()
+    probe = HealthProbe(lambda: "Acct1", describe, 10, evidence, clock)
+    assert probe.check().checked_by == "getAccounts"          # no evidence yet: probe
+    clock.now += 11
+    evidence.record(health.Observation(clock.now, 401, 3, "401: Incorrect authentication credentials."))
+    down = probe.check()
+    assert (down.status, down.error, down.checked_by) == ("down", "401: Incorrect authentication credentials.", "sync")
+    clock.now += 11
+    evidence.record(health.Observation(clock.now, 429, 3, "429: throttled"))
+    assert probe.check().status == "degraded"
+    clock.now += 11
+    evidence.record(health.Observation(clock.now, 200, 5))
+    assert probe.check().account_id == "Acct1"
+
+
+def test_stale_evidence_falls_back_to_the_probe():
+    clock, calls = Clock(), []
+    evidence = health.Evidence()
+    evidence.record(health.Observation(clock.now - 30, 500, 3, "500: boom"))
+    result = HealthProbe(lambda: calls.append(1) or "A", describe, 10, evidence, clock).check()
+    assert (result.status, result.checked_by, len(calls)) == ("healthy", "getAccounts", 1)

@@ -20,7 +20,7 @@ from typing import Mapping
 
 from klaviyo_sync import faults, health
 from klaviyo_sync.config import AppConfig, ConfigError, load_config
-from klaviyo_sync.health import HealthProbe
+from klaviyo_sync.health import Evidence, HealthProbe
 from klaviyo_sync.killswitch import KillSwitch, build_kill_switch
 from klaviyo_sync.klaviyo_client import KlaviyoClient, build_client, describe_error
 from klaviyo_sync.logs import setup_logging
@@ -43,11 +43,13 @@ class Service:
     client: KlaviyoClient | None = None
     kill_switch: KillSwitch | None = None
     probe: HealthProbe | None = None
+    evidence: Evidence = field(default_factory=Evidence)
     ready_flag: threading.Event = field(default_factory=threading.Event)
 
     def attach(self, client: KlaviyoClient, kill_switch: KillSwitch) -> None:
         self.client, self.kill_switch = client, kill_switch
-        self.probe = HealthProbe(client.account_id, describe_error, self.config.health_cache_seconds)
+        self.probe = HealthProbe(client.account_id, describe_error, self.config.health_cache_seconds,
+                                 self.evidence)
         if faults.blocks_readiness(self.release.fault):
             log.warning("fault %s: /ready stays 503 (sandbox staging behaviour)", self.release.fault.value)
             return
@@ -149,7 +151,7 @@ def run(config: AppConfig, release: faults.Release) -> int:
     service.attach(client, kill_switch)
     instance = os.environ.get("HOSTNAME") or socket.gethostname()
     loop = SyncLoop(client, kill_switch, service.metrics, Identity.for_instance(instance),
-                    config.sync_interval_seconds, config.version, describe_error)
+                    config.sync_interval_seconds, config.version, describe_error, service.evidence)
     worker = threading.Thread(target=loop.run, name="sync", daemon=True)
     worker.start()
     log.info("ready: Klaviyo %s, kill switch from %s", config.klaviyo_base_url or "default host",

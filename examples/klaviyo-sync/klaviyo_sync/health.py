@@ -6,8 +6,13 @@ turned the integration off the app does not call Klaviyo at all and reports ``di
 HTTP status: 200 for ``healthy`` and ``disabled`` (a deliberate, stable state), else 503.
 
 /api/accounts is XS tier (1/s burst, 15/min steady) for the whole account, shared by every
-pod, so a pod probes at most once per ``HEALTH_CACHE_SECONDS`` and concurrent requests
-share one in-flight probe.
+pod; a verifier asking 8 pods at once would exhaust it. So, per pod:
+
+1. an answer is cached for ``HEALTH_CACHE_SECONDS``;
+2. if the sync loop has had a Klaviyo response within that window, that real call is the
+   connectivity test (same mapping; ``checkedBy: "sync"``) and no accounts call is spent;
+3. otherwise the accounts probe runs (``checkedBy: "getAccounts"``), single-flight: concurrent
+   requests wait for the one in flight.
 """
 from __future__ import annotations
 
@@ -21,12 +26,16 @@ HEALTHY, DEGRADED, DOWN, DISABLED = "healthy", "degraded", "down", "disabled"
 KILL_SWITCH_REASON = "disabled by kill switch"
 
 
+PROBE, SYNC = "getAccounts", "sync"
+
+
 @dataclass(frozen=True)
 class KlaviyoHealth:
     status: str
     latency_ms: int
     account_id: str | None = None
     error: str | None = None
+    checked_by: str = PROBE
     checked_at: datetime = field(default_factory=lambda: datetime.now(timezone.utc))
 
     def as_json(self) -> dict[str, Any]:
@@ -35,8 +44,40 @@ class KlaviyoHealth:
             body["accountId"] = self.account_id
         if self.error is not None:
             body["error"] = self.error
+        body["checkedBy"] = self.checked_by
         body["checkedAt"] = self.checked_at.isoformat().replace("+00:00", "Z")
         return body
+
+
+@dataclass(frozen=True)
+class Observation:
+    """The outcome of one real Klaviyo call made by the sync loop."""
+    at: float                    # monotonic seconds
+    http_status: int | None      # None: no response (network error, timeout)
+    latency_ms: int
+    error: str | None = None     # None when the call succeeded
+
+
+def from_observation(seen: Observation, account_id: str | None) -> KlaviyoHealth:
+    """The health a real call shows, with the checklist's mapping."""
+    if seen.error is None:
+        return KlaviyoHealth(HEALTHY, seen.latency_ms, account_id=account_id, checked_by=SYNC)
+    return KlaviyoHealth(status_for_error(seen.http_status), seen.latency_ms, error=seen.error, checked_by=SYNC)
+
+
+@dataclass
+class Evidence:
+    """The latest sync-call outcome, shared between the sync thread and /health."""
+    _latest: Observation | None = None
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def record(self, seen: Observation) -> None:
+        with self._lock:
+            self._latest = seen
+
+    def latest(self) -> Observation | None:
+        with self._lock:
+            return self._latest
 
 
 def status_for_error(http_status: int | None) -> str:
@@ -63,20 +104,26 @@ Describe = Callable[[BaseException], "tuple[int | None, str]"]
 
 @dataclass
 class HealthProbe:
-    """Runs ``probe`` at most once per ``cache_seconds``; callers during a probe wait for it."""
+    """Cached health: recent sync evidence, else ``probe`` (single flight, once per window)."""
     probe: Probe
     describe: Describe
     cache_seconds: float
+    evidence: Evidence | None = None
     clock: Callable[[], float] = time.monotonic
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _cached: KlaviyoHealth | None = field(default=None, repr=False)
     _cached_at: float = field(default=0.0, repr=False)
+    _account_id: str | None = field(default=None, repr=False)
 
     def check(self) -> KlaviyoHealth:
         with self._lock:                         # single flight: one probe at a time per pod
             if self._cached is not None and self.clock() - self._cached_at < self.cache_seconds:
                 return self._cached
-            self._cached = self._run()
+            seen = self.evidence.latest() if self.evidence is not None else None
+            if seen is not None and self.clock() - seen.at < self.cache_seconds:
+                self._cached = from_observation(seen, self._account_id)
+            else:
+                self._cached = self._run()
             self._cached_at = self.clock()
             return self._cached
 
@@ -87,6 +134,7 @@ class HealthProbe:
         except Exception as exc:  # noqa: BLE001 - any failure is a health verdict
             http_status, reason = self.describe(exc)
             return KlaviyoHealth(status_for_error(http_status), _ms(self.clock() - start), error=reason)
+        self._account_id = account_id
         return KlaviyoHealth(HEALTHY, _ms(self.clock() - start), account_id=account_id)
 
 

@@ -10,11 +10,13 @@ from __future__ import annotations
 import logging
 import re
 import threading
+import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Callable, Protocol
 
+from klaviyo_sync.health import Evidence, Observation
 from klaviyo_sync.killswitch import KillSwitch
 from klaviyo_sync.metrics import Metrics
 
@@ -76,7 +78,9 @@ class SyncLoop:
     interval_seconds: float
     version: str
     describe_error: Callable[[BaseException], "tuple[int | None, str]"]
+    evidence: Evidence = field(default_factory=Evidence)
     clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc)
+    monotonic: Callable[[], float] = time.monotonic
     stop_event: threading.Event = field(default_factory=threading.Event)
     _last_state: str = field(default="", repr=False)
 
@@ -105,13 +109,23 @@ class SyncLoop:
         return self._finish("ok", "syncing")
 
     def _attempt(self, call: Callable[[dict[str, Any]], None], body: dict[str, Any]) -> str:
-        """Run one SDK call; "" on success, else the reason (the metrics already have the status)."""
+        """Run one SDK call; "" on success, else the reason (the metrics already have the status).
+
+        The outcome is also the freshest evidence of Klaviyo connectivity for /health.
+        """
+        start = self.monotonic()
         try:
             call(body)
         except Exception as exc:  # noqa: BLE001 - every failure is recorded and the loop goes on
             status, reason = self.describe_error(exc)
+            self._observe(start, status, reason)
             return _advice(status, reason)
+        self._observe(start, 200, None)
         return ""
+
+    def _observe(self, start: float, status: int | None, error: str | None) -> None:
+        end = self.monotonic()
+        self.evidence.record(Observation(end, status, int(round((end - start) * 1000)), error))
 
     def _finish(self, result: str, state: str) -> str:
         self.metrics.sync_cycles.labels(result=result).inc()
