@@ -146,7 +146,8 @@ def main(request: Request, environ: Mapping[str, str], out: Console, err: Consol
     try:
         config = load_config(request.env, request.config, environ)
         decision = policy.on_demand(request.via or None, config.rollback.via)
-    except (ConfigError, policy.PolicyError) as exc:
+        _check_applicable(request, decision.mechanisms)
+    except (ConfigError, policy.PolicyError, UsageError) as exc:
         err.print(f"[red]error:[/] {exc}", highlight=False)
         return int(ExitCode.USAGE)
     built = build(decision.mechanisms, config, request,
@@ -191,6 +192,14 @@ def _publish(document: dict, request: Request, environ: Mapping[str, str], out: 
         append_summary(ci.detect(environ).step_summary, scrub(rollback_summary(document)))
     except OSError as exc:
         err.print(f"[yellow]warning:[/] could not write the result: {exc}", highlight=False)
+
+
+def _check_applicable(request: Request, mechanisms: Sequence[str]) -> None:
+    """An option for a mechanism that will not run is a mistake, not something to ignore."""
+    if request.to_revision and "undo" not in mechanisms:
+        raise UsageError(f"--to-revision applies to rollout undo, which is not among {', '.join(mechanisms)}")
+    if request.commit and "git" not in mechanisms:
+        raise UsageError(f"--commit applies to git revert, which is not among {', '.join(mechanisms)}")
 
 
 def deployed_commit_from_audit(config: EnvConfig, environ: Mapping[str, str]) -> str | None:
@@ -317,6 +326,11 @@ def rollback(c, env="", via="", to_revision="", commit="", reason="", yes=False,
     except UsageError as exc:
         err.print(f"[red]error:[/] {exc}", highlight=False)
         raise Exit(code=int(ExitCode.USAGE))
-    code = main(request, os.environ, Console(), err, sys.stdin.isatty())
+    try:
+        code = main(request, os.environ, Console(), err, sys.stdin.isatty())
+    except KeyboardInterrupt:
+        err.print("[red]interrupted[/]: a rollback may be half done; check the state "
+                  "(docs/runbook.md, section 3) before running it again", highlight=False)
+        code = int(ExitCode.INTERRUPTED)
     if code:
         raise Exit(code=code)

@@ -15,6 +15,7 @@ from typing import Any, Callable, Mapping
 
 from kubernetes import watch
 from kubernetes.client.exceptions import ApiException
+from urllib3.exceptions import ProtocolError, ReadTimeoutError
 
 from pipeline.kube.client import read_json
 
@@ -22,6 +23,7 @@ Obj = Mapping[str, Any]
 TIMED_OUT_REASON = "ProgressDeadlineExceeded"
 REVISION_ANNOTATION = "deployment.kubernetes.io/revision"
 MAX_WATCH_SECONDS = 300          # one watch request; resumed after (as kubectl's informer does)
+CONNECT_SECONDS = 10
 
 
 @dataclass(frozen=True)
@@ -166,12 +168,14 @@ def _watch(apps: Any, namespace: str, selector: str, resource_version: str, trac
         seconds = MAX_WATCH_SECONDS if remaining is None else max(1, min(MAX_WATCH_SECONDS, int(remaining + 0.999)))
         stream = watcher.stream(apps.list_namespaced_deployment, namespace, field_selector=selector,
                                 resource_version=resource_version, timeout_seconds=seconds,
-                                allow_watch_bookmarks=True)
+                                allow_watch_bookmarks=True, _request_timeout=(CONNECT_SECONDS, seconds + 15))
         try:
             for event in stream:
                 ended, last = _observe(event, tracker, last)
                 if ended is not None:
                     return ended, last
+        except (ReadTimeoutError, ProtocolError):
+            pass                     # a silent or dropped connection: resume like a closed stream
         finally:
             stream.close()           # releases the connection when we stop early
         resource_version = watcher.resource_version or resource_version   # server closed: resume

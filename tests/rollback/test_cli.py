@@ -199,3 +199,11 @@ def test_json_file_and_github_job_summary(setup, tmp_path):
     assert code == ExitCode.OK
     assert json.loads((tmp_path / "result.json").read_text())["done"] == ["git"]
     assert "## Rollback of klaviyo-sync in test" in summary.read_text()
+
+
+def test_options_for_mechanisms_that_will_not_run_are_usage_errors(setup):
+    sha, config, environ = setup                       # the config's rollback.via is ["git"]
+    code, _, err = invoke_main(parse("test", to_revision="2", yes=True, config=config), environ)
+    assert code == ExitCode.USAGE and "--to-revision applies to rollout undo" in err
+    code, _, err = invoke_main(parse("test", via="undo", commit=sha, yes=True, config=config), environ)
+    assert code == ExitCode.USAGE and "--commit applies to git revert" in err
