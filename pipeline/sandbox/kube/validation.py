@@ -146,6 +146,14 @@ def default_pod_spec(spec: Obj) -> None:
         for port in container.get("ports") or []:
             if isinstance(port, dict):
                 port.setdefault("protocol", "TCP")
+        for probe_name in ("livenessProbe", "readinessProbe", "startupProbe"):
+            probe = container.get(probe_name)
+            if isinstance(probe, dict):
+                for key, value in (("timeoutSeconds", 1), ("periodSeconds", 10), ("successThreshold", 1),
+                                   ("failureThreshold", 3)):
+                    probe.setdefault(key, value)
+                if isinstance(probe.get("httpGet"), dict):
+                    probe["httpGet"].setdefault("scheme", "HTTP")
 
 
 def check_pod_spec(spec: Any, path: str) -> list[FieldError]:
