@@ -8,11 +8,14 @@ from app.support import AppProcess
 
 @pytest.fixture
 def run_app(tmp_path):
-    """``run_app(env)`` starts the app; every app started is stopped at teardown."""
+    """``run_app(env, port=None)`` starts the app; every app started is stopped at teardown."""
     started: list[AppProcess] = []
 
-    def start(env: dict[str, str]) -> AppProcess:
-        app = AppProcess(dict(env), tmp_path / f"app-{len(started)}.log").start()
+    def start(env: dict[str, str], port: int | None = None) -> AppProcess:
+        app = AppProcess(dict(env), tmp_path / f"app-{len(started)}.log")
+        if port is not None:
+            app.port = port
+        app.start()
         started.append(app)
         return app
 

@@ -194,3 +194,11 @@ def test_logs_never_contain_secrets(klaviyo_sandbox, run_app):
     creds = klaviyo_sandbox.credentials
     for secret in (creds.klaviyo_private_key, creds.klaviyo_webhook_secret):
         assert secret not in app.output()
+
+
+
+def test_port_in_use_exits_with_a_clear_error(klaviyo_sandbox, run_app):
+    first = run_app(base_env(klaviyo_sandbox)).wait_ready()
+    clash = run_app(base_env(klaviyo_sandbox), port=first.port)
+    assert clash.proc.wait(timeout=30) == 2
+    assert "cannot listen on 127.0.0.1:%d (HOST/PORT)" % first.port in clash.output()

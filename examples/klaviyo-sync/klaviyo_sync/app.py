@@ -134,12 +134,16 @@ def main(environ: Mapping[str, str] | None = None) -> int:
         log.error("configuration error: %s", exc)
         return EXIT_CONFIG
     setup_logging(config.secrets())
-    return run(config, release)
+    return run(config, release, env.get("HOSTNAME") or socket.gethostname())
 
 
-def run(config: AppConfig, release: faults.Release) -> int:
+def run(config: AppConfig, release: faults.Release, instance: str) -> int:
     service = build_service(config, release)
-    server = make_server(config.host, config.port, _Routes(service))
+    try:
+        server = make_server(config.host, config.port, _Routes(service))
+    except OSError as exc:
+        log.error("cannot listen on %s:%d (HOST/PORT): %s", config.host, config.port, exc.strerror or exc)
+        return EXIT_CONFIG
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())
@@ -149,7 +153,6 @@ def run(config: AppConfig, release: faults.Release) -> int:
     client = build_client(config, release.fault, service.metrics)
     kill_switch = build_kill_switch(config.launchdarkly)
     service.attach(client, kill_switch)
-    instance = os.environ.get("HOSTNAME") or socket.gethostname()
     loop = SyncLoop(client, kill_switch, service.metrics, Identity.for_instance(instance),
                     config.sync_interval_seconds, config.version, describe_error, service.evidence)
     worker = threading.Thread(target=loop.run, name="sync", daemon=True)
