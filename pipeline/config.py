@@ -94,12 +94,15 @@ class RolloutSettings:
     progress_deadline_seconds: int = 600
     metrics_source: str = "pods"         # pods (each pod's /metrics) | prometheus
     prometheus_url: str = ""
+    lock_seconds: int = 30               # the deploy lock's lease; renewed every third of it
 
 
 @dataclass(frozen=True)
 class RollbackSettings:
     via: tuple[str, ...] = ("flag", "undo", "git")  # on-demand default order
     automatic: bool = True
+    restore_flag: bool = True            # after an automatic undo, turn the kill switch back on and re-verify
+    git_repo: str = "."                  # the checkout whose deploy commit a git revert undoes
     git_remote: str = "origin"
     git_branch: str = "main"
 

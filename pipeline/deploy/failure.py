@@ -1,0 +1,51 @@
+"""Which kind of failure a set of failed verdicts is, in the rollback policy's words. Pure.
+
+The kind decides whether the failure is Klaviyo-facing (kill switch first) or not
+(``pipeline.rollback.policy``). A failed health check is classified by the Klaviyo status
+the pod reported, when it reported one.
+"""
+from __future__ import annotations
+
+import re
+from typing import Sequence
+
+from pipeline.verify.verdict import Verdict, failed
+
+BY_VERDICT = {
+    "auth_errors": "auth_errors",
+    "server_errors": "server_errors",
+    "rate_limited": "throttling",
+    "p95_latency": "latency",
+    "webhook_signatures": "webhook_signatures",
+    "metrics_unavailable": "verification_error",
+    "interrupted": "verification_error",
+}
+
+
+def failure_kind(verdicts: Sequence[Verdict]) -> str:
+    bad = failed(list(verdicts))
+    if not bad:
+        raise ValueError("no failed verdict to classify")
+    metric = next((v for v in bad if v.name in BY_VERDICT and v.name != "metrics_unavailable"), None)
+    if metric is not None:
+        return BY_VERDICT[metric.name]
+    health = next((v for v in bad if v.name == "health"), None)
+    if health is not None:
+        return health_kind(health)
+    return BY_VERDICT.get(bad[0].name, "verification_error")
+
+
+def health_kind(verdict: Verdict) -> str:
+    """``down: 401: ...`` is an auth failure; a 429 probe is throttling; 5xx server errors."""
+    if verdict.data.get("status") == "degraded":
+        return "throttling"
+    error = str(verdict.data.get("error") or "")
+    match = re.match(r"\s*(\d{3})\b", error)
+    code = int(match.group(1)) if match else 0
+    if code in (401, 403):
+        return "auth_errors"
+    if code == 429:
+        return "throttling"
+    if 500 <= code < 600:
+        return "server_errors"
+    return "health_check"

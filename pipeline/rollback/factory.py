@@ -1,0 +1,69 @@
+"""Build rollback mechanisms by name for an environment: one place for ``invoke rollback``
+and for the automatic rollback of ``invoke deploy``.
+
+A mechanism that cannot be built (no secret, no cluster) becomes ``Unavailable`` with the
+reason, so the others still run and the summary says what remains.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable, Sequence
+
+from pipeline.config import EnvConfig
+from pipeline.rollback.result import Mechanism
+from pipeline.rollback.runner import Unavailable
+from pipeline.secrets import Secret, SecretSource, secret_source
+
+
+@dataclass(frozen=True)
+class Options:
+    to_revision: int = 0                 # undo: 0 = the previous revision
+    commit: str | None = None            # git: the commit to revert
+    resume_paused: bool = False          # undo: a deployment our own deploy paused is resumed by the undo
+    on_progress: Callable[..., Any] | None = None
+    secrets: SecretSource | None = None  # default: the environment's configured source
+    api_client: Any = None               # default: built from config.kube
+
+
+@dataclass
+class Built:
+    mechanisms: list[Mechanism]
+    secrets: list[Secret | None] = field(default_factory=list)   # values to scrub from any text
+
+
+def build(names: Sequence[str], config: EnvConfig, options: Options = Options()) -> Built:
+    built = Built([])
+    for name in names:
+        try:
+            built.mechanisms.append(BUILDERS[name](config, options, built))
+        except Exception as exc:  # noqa: BLE001 - cannot build one: the others still run
+            built.mechanisms.append(Unavailable(name, f"{type(exc).__name__}: {exc}"))
+    return built
+
+
+def _flag(config: EnvConfig, options: Options, built: Built) -> Mechanism:
+    from pipeline.rollback.flag_kill_switch import FlagKillSwitch
+
+    source = options.secrets or secret_source(config)
+    built.secrets += [source.get(config.secrets.launchdarkly_api_token),
+                      source.get(config.secrets.launchdarkly_sdk_key)]
+    return FlagKillSwitch(config, source)
+
+
+def _undo(config: EnvConfig, options: Options, built: Built) -> Mechanism:
+    from pipeline.kube.client import api_client, apps_api
+    from pipeline.rollback.rollout_undo import RolloutUndo
+
+    apps = apps_api(options.api_client or api_client(config.kube))
+    return RolloutUndo(apps, config.kube.namespace, config.kube.deployment, config.kube.container,
+                       options.to_revision, on_progress=options.on_progress, resume_paused=options.resume_paused)
+
+
+def _git(config: EnvConfig, options: Options, built: Built) -> Mechanism:
+    from pipeline.rollback.git_revert import GitRevert
+
+    return GitRevert(config.rollback.git_repo, options.commit, config.rollback.git_remote,
+                     config.rollback.git_branch)
+
+
+BUILDERS: dict[str, Callable[[EnvConfig, Options, Built], Mechanism]] = {"flag": _flag, "undo": _undo, "git": _git}

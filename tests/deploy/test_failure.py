@@ -1,0 +1,44 @@
+import pytest
+
+from pipeline.deploy.failure import failure_kind
+from pipeline.rollback.policy import FAILURE_KINDS, KLAVIYO_FACING
+from pipeline.verify.verdict import Verdict
+
+
+def verdict(name, passed=False, **data):
+    return Verdict(name, "P1", "pod a /metrics", 1, 0, 60, passed, f"{name} detail", data)
+
+
+@pytest.mark.parametrize("name, kind", [
+    ("auth_errors", "auth_errors"), ("server_errors", "server_errors"), ("rate_limited", "throttling"),
+    ("p95_latency", "latency"), ("webhook_signatures", "webhook_signatures"),
+    ("metrics_unavailable", "verification_error"),
+])
+def test_metric_verdicts_map_to_policy_kinds(name, kind):
+    assert failure_kind([verdict("health", True), verdict(name)]) == kind
+    assert kind in FAILURE_KINDS
+
+
+@pytest.mark.parametrize("data, kind", [
+    ({"status": "down", "error": "401: Incorrect authentication credentials."}, "auth_errors"),
+    ({"status": "down", "error": "403: You do not have permission"}, "auth_errors"),
+    ({"status": "down", "error": "503: upstream"}, "server_errors"),
+    ({"status": "degraded", "error": "429: throttled"}, "throttling"),
+    ({"status": "down", "error": "connection refused"}, "health_check"),
+    ({}, "health_check"),
+])
+def test_health_failures_are_classified_by_the_klaviyo_status(data, kind):
+    assert failure_kind([verdict("health", **data)]) == kind
+
+
+def test_klaviyo_facing_kinds_are_those_the_verdicts_produce():
+    assert {"auth_errors", "server_errors", "throttling", "latency", "webhook_signatures"} == set(KLAVIYO_FACING)
+
+
+def test_a_metric_failure_outranks_a_health_failure():
+    assert failure_kind([verdict("health", status="down", error="timeout"), verdict("server_errors")]) == "server_errors"
+
+
+def test_nothing_failed_is_an_error():
+    with pytest.raises(ValueError):
+        failure_kind([verdict("health", True)])
