@@ -213,3 +213,19 @@ def test_pod_deleted_by_hand_is_replaced(run_cluster):
         await h.wait_for(lambda: len(h.cluster.list(PODS, "default")) == 2
                          and victim not in {p["metadata"]["name"] for p in h.cluster.list(PODS, "default")})
     run_cluster(scenario)
+
+
+def test_unpullable_image_stays_pending_in_image_pull_backoff(run_cluster):
+    async def scenario(h):
+        h.images({"nginx:nope": {"pull_error": True}})
+        h.cluster.create(DEPLOYMENTS, deployment(replicas=1, image="nginx:nope"))
+
+        def backoff():
+            pods = h.cluster.list(PODS, "default")
+            statuses = pods[0].get("status", {}).get("containerStatuses", []) if pods else []
+            waiting = statuses and statuses[0]["state"].get("waiting", {})
+            return waiting and waiting.get("reason") == "ImagePullBackOff" and pods[0]
+        pod = await h.wait_for(backoff)
+        assert pod["status"]["phase"] == "Pending"
+        assert pod["status"]["containerStatuses"][0]["state"]["waiting"]["message"] == 'Back-off pulling image "nginx:nope"'
+    run_cluster(scenario)

@@ -5,6 +5,7 @@ Simulated behaviour per image (default: ready instantly), settable at run time t
   ready_after_seconds  the container is Running but not Ready until then
   never_ready          Running, never Ready (a rollout stalls -> ProgressDeadlineExceeded)
   crash                CrashLoopBackOff with a rising restartCount
+  pull_error           the image cannot be pulled: Pending, ErrImagePull then ImagePullBackOff
 An image matches a behaviour by its full reference (``ghcr.io/acme/app:1.2``), then its
 name without tag (``ghcr.io/acme/app``), then its repository (``app``).
 
@@ -25,6 +26,7 @@ class Behaviour:
     never_ready: bool = False
     crash: bool = False
     crash_period_seconds: float = 1.0   # how often a crashing container "restarts"
+    pull_error: bool = False
 
     @classmethod
     def parse(cls, data: Any, where: str) -> "Behaviour":

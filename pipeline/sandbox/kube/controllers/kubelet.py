@@ -54,6 +54,11 @@ class SimContainer:
         state = self.state
         state.container_id = f"sandbox://{state.name}"
         state.restart_count = restarts
+        if self.behaviour.pull_error:
+            state.reason = "ErrImagePull"
+            state.message = f'failed to pull and unpack image "{state.image}": not found'
+            self._later(0.5, self._pull_backoff)
+            return
         if self.behaviour.crash:
             self._crash()
             return
@@ -65,6 +70,11 @@ class SimContainer:
             state.ready = True
         else:
             self._later(ready_at - now, self._become_ready)
+
+    def _pull_backoff(self) -> None:
+        self.state.reason = "ImagePullBackOff"
+        self.state.message = f'Back-off pulling image "{self.state.image}"'
+        self.notify()
 
     def _become_ready(self) -> None:
         self.state.ready = True
