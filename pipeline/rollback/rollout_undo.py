@@ -38,29 +38,46 @@ class UndoDecision:
     to_image: str | None
     patch: list[dict[str, Any]]
     target_template: dict[str, Any]
+    resume: bool = False                 # paused, and resuming was asked: the patch also unpauses
 
     def data(self) -> dict[str, Any]:
         return {"from_revision": self.from_revision, "to_revision": self.to_revision,
-                "from_image": self.from_image, "to_image": self.to_image}
+                "from_image": self.from_image, "to_image": self.to_image, "resumed": self.resume}
+
+
+RESUME_OP = {"op": "remove", "path": "/spec/paused"}   # as `kubectl rollout resume` (paused: null)
 
 
 def decide(deployment: dict[str, Any], replica_sets: list[dict[str, Any]], to_revision: int = 0,
-           container: str = "") -> UndoDecision:
-    """kubectl's order: paused -> revision lookup -> already matches -> patch. Raises HistoryError."""
-    if (deployment.get("spec") or {}).get("paused"):
+           container: str = "", resume_paused: bool = False) -> UndoDecision:
+    """kubectl's order: paused -> revision lookup -> already matches -> patch. Raises HistoryError.
+
+    ``resume_paused`` (the automatic rollback of a deploy that paused the Deployment at a gate)
+    undoes a paused Deployment too, unpausing it in the same patch; kubectl refuses that."""
+    paused = bool((deployment.get("spec") or {}).get("paused"))
+    if paused and not resume_paused:
         raise HistoryError(history.PAUSED_MESSAGE)
     owned = history.controlled_by(deployment, replica_sets)
-    target_revision, target = history.select_revision(deployment, owned, to_revision)
     template = deployment["spec"]["template"]
+    if paused and not to_revision and owned and not any(
+            history.equal_ignore_hash(rs["spec"]["template"], template) for rs in owned):
+        # paused before its new template was rolled out (no RS has it yet): the last rolled-out
+        # revision is the one to return to, not the one before it
+        target_revision, target = history.history(owned)[-1]
+    else:
+        target_revision, target = history.select_revision(deployment, owned, to_revision)
     target_template = history.without_hash(target["spec"]["template"])
+    same = history.equal_ignore_hash(target["spec"]["template"], template)
+    patch = [] if same else history.undo_patch(deployment, target)
     return UndoDecision(
-        noop=history.equal_ignore_hash(target["spec"]["template"], template),
+        noop=same and not paused,
         from_revision=history.revision_of(deployment) or 0,
         to_revision=target_revision,
         from_image=history.image_of(template, container),
         to_image=history.image_of(target_template, container),
-        patch=history.undo_patch(deployment, target),
+        patch=patch + ([RESUME_OP] if paused else []),
         target_template=target_template,
+        resume=paused,
     )
 
 
@@ -73,6 +90,7 @@ class RolloutUndo:
     to_revision: int = 0                 # 0: the previous revision
     timeout_seconds: float | None = None  # our own bound on waiting; None: the progress deadline decides
     on_progress: ProgressCallback | None = None
+    resume_paused: bool = False          # undo (and unpause) a paused Deployment instead of refusing
     name: str = "undo"
 
     @property
@@ -81,10 +99,11 @@ class RolloutUndo:
 
     def plan(self) -> Plan:
         try:
-            decision = decide(*self._read(), self.to_revision, self.container)
+            decision = decide(*self._read(), self.to_revision, self.container, self.resume_paused)
         except (HistoryError, ClusterError) as exc:
             return Plan(self.name, "unknown", f"cannot undo: {exc}", data={"error": str(exc)})
-        current = f"image {decision.from_image} at revision {decision.from_revision}"
+        current = f"image {decision.from_image} at revision {decision.from_revision}" + (
+            " (paused)" if decision.resume else "")
         if decision.noop:
             return Plan(self.name, current, f"already matches revision {decision.to_revision}", True, decision.data())
         return Plan(self.name, current, f"image {decision.to_image} (revision {decision.to_revision})",
@@ -93,7 +112,7 @@ class RolloutUndo:
     def execute(self, reason: str, dry_run: bool = False) -> RollbackResult:
         start = time.monotonic()
         try:
-            decision = decide(*self._read(), self.to_revision, self.container)
+            decision = decide(*self._read(), self.to_revision, self.container, self.resume_paused)
         except (HistoryError, ClusterError) as exc:
             return self._result(Outcome.FAILED, str(exc), start)
         if decision.noop:
@@ -102,7 +121,8 @@ class RolloutUndo:
         if dry_run:
             return self._result(Outcome.DRY_RUN, f"would roll {self.ref} back from revision "
                                 f"{decision.from_revision} ({decision.from_image}) to revision "
-                                f"{decision.to_revision} ({decision.to_image})", start, decision.data())
+                                f"{decision.to_revision} ({decision.to_image})"
+                                + (" and resume it" if decision.resume else ""), start, decision.data())
         return self._apply(decision, start)
 
     def _apply(self, decision: UndoDecision, start: float) -> RollbackResult:
@@ -124,12 +144,16 @@ class RolloutUndo:
     def _verified(self, decision: UndoDecision, live: dict[str, Any], start: float,
                   data: dict[str, Any]) -> RollbackResult:
         data["new_revision"] = history.revision_of(live)
+        if (live.get("spec") or {}).get("paused"):
+            return self._result(Outcome.FAILED, f"{self.ref} is paused again (by someone else?); "
+                                "resume it with kubectl rollout resume", start, data)
         if not history.equal_ignore_hash(live["spec"]["template"], decision.target_template):
             return self._result(Outcome.FAILED, f"{self.ref} completed a rollout, but its template is no longer "
                                 f"revision {decision.to_revision}'s (changed by someone else?)", start, data)
+        resumed = " (was paused: resumed)" if decision.resume else ""
         return self._result(Outcome.DONE, f"{self.ref} rolled back from revision {decision.from_revision} "
                             f"({decision.from_image}) to revision {decision.to_revision} ({decision.to_image}), "
-                            f"now revision {data['new_revision']}; rollout complete", start, data)
+                            f"now revision {data['new_revision']}; rollout complete{resumed}", start, data)
 
     def _read(self) -> tuple[dict[str, Any], list[dict[str, Any]]]:
         try:

@@ -137,3 +137,28 @@ def test_undo_to_a_revision_that_never_becomes_ready_fails_at_the_progress_deadl
     assert result.outcome is Outcome.FAILED
     assert result.data["wait"] == "deadline_exceeded"
     assert re.search(r'deployment "stall" exceeded its progress deadline', result.detail)
+
+
+def test_resume_paused_undoes_a_deploy_paused_at_a_gate(kube):
+    kube.images({"gate:2": {"never_ready": True}})
+    kube.create("gated", "web:1", replicas=4)
+    kube.set_image("gated", "gate:2", wait=False)            # the new pod never becomes ready ...
+    kube.kubectl("rollout", "pause", "deploy/gated")           # ... and the deploy paused at its gate
+    assert undo(kube, "gated").execute("x").outcome is Outcome.FAILED        # kubectl's refusal by default
+    result = undo(kube, "gated", resume_paused=True).execute("gate verdict failed")
+    assert result.outcome is Outcome.DONE, result.detail
+    assert result.data["resumed"] and result.data["to_image"] == "web:1"
+    live = kube.read("gated")
+    assert not live["spec"].get("paused")
+    assert live["spec"]["template"]["spec"]["containers"][0]["image"] == "web:1"
+    assert kube.kubectl("rollout", "status", "deploy/gated").stdout == 'deployment "gated" successfully rolled out\n'
+
+
+def test_resume_paused_before_the_new_template_rolled_out(kube):
+    kube.history("prepaused", "web:1", "web:2")
+    kube.kubectl("rollout", "pause", "deploy/prepaused")
+    kube.set_image("prepaused", "web:3", wait=False)         # paused: no new ReplicaSet yet
+    result = undo(kube, "prepaused", resume_paused=True).execute("x")
+    assert result.outcome is Outcome.DONE, result.detail
+    assert (result.data["to_revision"], result.data["to_image"]) == (2, "web:2")
+    assert "web:3" not in kube.kubectl("get", "rs", "-l", "app=prepaused", "-o", "wide").stdout

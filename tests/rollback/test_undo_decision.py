@@ -88,3 +88,21 @@ def test_selector_string():
 def test_canonical():
     assert history.canonical({"a": None, "b": {}, "c": [], "d": {"e": {"f": None}}, "g": [1, {}], "h": 0}) == \
         {"g": [1, {}], "h": 0}
+
+
+def test_resume_paused_undoes_and_unpauses_in_one_patch():
+    decision = decide(deployment(paused=True), HISTORY, resume_paused=True)
+    assert decision.to_revision == 2 and decision.resume and not decision.noop
+    assert decision.patch[-1] == {"op": "remove", "path": "/spec/paused"}
+    assert [op["path"] for op in decision.patch] == ["/spec/template", "/metadata/annotations", "/spec/paused"]
+
+
+def test_resume_paused_already_at_target_only_unpauses():
+    decision = decide(deployment(image="web:2", paused=True), HISTORY, to_revision=2, resume_paused=True)
+    assert not decision.noop and decision.patch == [{"op": "remove", "path": "/spec/paused"}]
+
+
+def test_paused_before_its_new_template_rolled_out_returns_to_the_last_rolled_out_revision():
+    d = deployment(image="web:4", paused=True)              # template changed while paused: no RS has it
+    decision = decide(d, HISTORY, resume_paused=True)
+    assert (decision.to_revision, decision.to_image) == (3, "web:3")
