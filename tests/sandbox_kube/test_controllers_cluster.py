@@ -4,6 +4,7 @@ from __future__ import annotations
 from pipeline.sandbox.kube.controllers.spec import REVISION, REVISION_HISTORY
 from pipeline.sandbox.kube.resources import DEPLOYMENTS, PODS, REPLICASETS
 
+from tests.sandbox_kube.conftest import Kube  # noqa: F401  (kube_with_controllers fixture)
 from tests.sandbox_kube.test_controllers_harness import deployment, run_cluster  # noqa: F401
 
 
@@ -229,3 +230,19 @@ def test_unpullable_image_stays_pending_in_image_pull_backoff(run_cluster):
         assert pod["status"]["phase"] == "Pending"
         assert pod["status"]["containerStatuses"][0]["state"]["waiting"]["message"] == 'Back-off pulling image "nginx:nope"'
     run_cluster(scenario)
+
+
+def test_admin_routes_validate_and_report(kube_with_controllers):
+    import httpx
+    url = kube_with_controllers.url
+    bad = httpx.put(url + "/_sandbox/images", json={"x:1": {"ready_after_seconds": -1}})
+    assert bad.status_code == 400
+    assert bad.json()["error"] == "images['x:1'].ready_after_seconds: expected a number >= 0, got -1"
+    assert httpx.put(url + "/_sandbox/images", content=b"{nope").status_code == 400
+    ok = httpx.put(url + "/_sandbox/images", json={"x:1": {"never_ready": True}})
+    assert ok.status_code == 200 and ok.json()["behaviours"]["x:1"]["never_ready"] is True
+    snapshot = httpx.get(url + "/_sandbox/images").json()
+    assert "klaviyo-sync" in snapshot["processes"]
+    assert httpx.put(url + "/_sandbox/images", json={"x:1": None}).json()["behaviours"] == {}
+    assert httpx.put(url + "/_sandbox/processes", json={"tiny": "not-a-command"}).status_code == 400
+    assert httpx.get(url + "/_sandbox/pods/default/none/log").status_code == 404

@@ -149,6 +149,12 @@ def test_restarted_sandbox_restarts_process_pods(run_cluster, tmp_path):
         await h.wait_for(lambda: _ready_pod(h), timeout=20)
     cluster = run_cluster(first, extra=_extra(tmp_path))
     old = _pods_of(cluster)[0]
+    old_pid = int(old["status"]["containerStatuses"][0]["containerID"].rsplit("/", 1)[1])
+    try:   # stopping the controllers killed the process (SIGTERM, and it was reaped)
+        os.kill(old_pid, 0)
+        raise AssertionError("process survived the controllers' stop")
+    except ProcessLookupError:
+        pass
     old_port = json.loads(old["metadata"]["annotations"][PORTS_ANNOTATION])["8080"]
 
     async def second(h):
