@@ -179,14 +179,15 @@ def renewed(lease: Mapping[str, Any], now: datetime) -> dict[str, Any]:
     return body
 
 
-def released(lease: Mapping[str, Any], now: datetime) -> dict[str, Any]:
+def released(lease: Mapping[str, Any], now: datetime, keep_record: bool = False) -> dict[str, Any]:
     """The Lease with no holder (client-go's release: keep the object, clear the holder)."""
     body = json.loads(json.dumps(lease))
     body["spec"].pop("holderIdentity", None)
     body["spec"]["renewTime"] = micro_time(now)
     body["spec"]["leaseDurationSeconds"] = 1
     annotations = (body.get("metadata") or {}).get("annotations") or {}
-    annotations.pop(INFO_ANNOTATION, None)
+    if not keep_record:
+        annotations.pop(INFO_ANNOTATION, None)
     return body
 
 
@@ -304,7 +305,9 @@ class DeployLock:
         self._thread.start()
         return lease_status(self._lease, now)
 
-    def release(self) -> None:
+    def release(self, keep_record: bool = False) -> None:
+        """Give the lease up. ``keep_record`` leaves the holder annotation (an unfinished
+        deploy's record) for the next holder to read from :attr:`previous`."""
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout=self.api.timeout + 5)
@@ -313,7 +316,7 @@ class DeployLock:
         if lease is None or self.lost.is_set():
             return
         try:
-            self.api.replace(self.name, released(lease, self.clock()))
+            self.api.replace(self.name, released(lease, self.clock(), keep_record))
         except ApiStatusError as exc:
             if exc.status not in (404, 409):   # 409/404: no longer ours to release
                 raise

@@ -19,7 +19,7 @@ from kubernetes import client
 from pipeline.deploy.observe import RolloutObserver, Snapshot
 from pipeline.deploy.pod_problems import problems
 from pipeline.rollout.gates import GateCheck, RolloutProgress, gate_reached, progress_from
-from pipeline.verify.pods import new_pods, new_replicaset
+from pipeline.verify.pods import new_replicaset
 
 DEADLINE_MARGIN_SECONDS = 30      # beyond progressDeadlineSeconds, in case the condition never comes
 
@@ -82,8 +82,8 @@ class Rollout:
         if check.reached:
             if not is_last:
                 self.set_paused(True)
-            return GateOutcome(gate, True, check.detail, None,
-                               tuple(new_pods(replica_set, list(snapshot.pods))) if replica_set else (),
+            ready = [p for p in pods if is_ready(p)]
+            return GateOutcome(gate, True, check.detail, None, tuple(sorted(p["metadata"]["name"] for p in ready)),
                                check.overshoot, elapsed)
         stuck = problems(pods)
         if stuck:
@@ -93,6 +93,14 @@ class Rollout:
         if timed_out:
             return GateOutcome(gate, False, timed_out, "rollout_stuck", seconds=elapsed)
         return None
+
+
+def is_ready(pod: dict[str, Any]) -> bool:
+    """Condition Ready=True and not being deleted: a pod that can be verified now."""
+    if pod["metadata"].get("deletionTimestamp"):
+        return False
+    return any(c.get("type") == "Ready" and c.get("status") == "True"
+               for c in (pod.get("status") or {}).get("conditions") or [])
 
 
 def deadline_exceeded(deployment: dict[str, Any]) -> str | None:

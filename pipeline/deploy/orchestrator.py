@@ -14,6 +14,7 @@ import os
 import threading
 import time
 import uuid
+from datetime import datetime, timezone
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Iterator, Mapping, Protocol
@@ -26,7 +27,7 @@ from pipeline.audit.log import AuditLog, default_path
 from pipeline.config import ConfigError, EnvConfig
 from pipeline.deploy import recovery
 from pipeline.deploy.apply import Applier, Change
-from pipeline.deploy.gated_rollout import GateOutcome, Rollout
+from pipeline.deploy.gated_rollout import GateOutcome, Rollout, is_ready
 from pipeline.deploy.image import parse_image
 from pipeline.deploy.observe import RolloutObserver
 from pipeline.deploy.render import Rendered, current_image, load_manifests, render
@@ -151,14 +152,16 @@ class Deploy:
                                             "previous_revision": self.from_revision,
                                             "changes": [c.describe() for c in changes]})
             failure = self._deliver(changes)
-            if failure is None:
+            if failure is None and self.result.outcome is not DeployOutcome.NOTHING_TO_DO:
                 self.result.finish(DeployOutcome.DEPLOYED, f"{self.result.image} rolled out through every "
                                    "gate and baked")
             else:
                 self._roll_back(failure)
         finally:
             assert self.lock is not None
-            self.lock.release()
+            # A rollout that failed and was not rolled back keeps its record in the Lease, so the
+            # next deploy or rollback undoes it instead of trusting it.
+            self.lock.release(keep_record=self.result.outcome is DeployOutcome.ROLLBACK_FAILED)
 
     # ================================================================= stages
     def _prepare(self) -> None:
@@ -234,7 +237,7 @@ class Deploy:
             synced = self._sync_secrets(applier, dry_run=True)
             changes = applier.plan(self.rendered.objects)
             stage.detail = "; ".join(c.describe() for c in changes) + (f"; secrets {', '.join(synced)}" if synced else "")
-            stage.data = {"changes": [dataclasses.asdict(c) for c in changes], "secrets": synced}
+            stage.data = {"changes": [dataclasses.asdict(c) for c in changes], "synced_from_source": synced}
         return changes
 
     def _deliver(self, changes: list[Change]) -> Failure | None:
@@ -244,7 +247,7 @@ class Deploy:
         self.changed = True
         self.lock.record(in_flight=dataclasses.asdict(recovery.InFlight(
             self.deploy_id, self.result.image, self.from_revision, self.result.previous_image,
-            self.lock.identity, self.result.actor)))
+            self.lock.identity, datetime.now(timezone.utc).isoformat(timespec="seconds"))))
         applier = Applier(self.api)
         self._sync_secrets(applier, dry_run=False)
         if template_changes:
@@ -253,7 +256,8 @@ class Deploy:
             applied = applier.apply(self.rendered.objects)
             stage.detail = "; ".join(c.describe() for c in applied)
         if not template_changes:
-            verification = self._verify_stage("verify", self._current_pods(), self.config.rollout.gate_verify_seconds)
+            verification = self._verify_stage("current pods", self._current_pods(),
+                                              self.config.rollout.gate_verify_seconds)
             if verification.passed:
                 self.result.finish(DeployOutcome.NOTHING_TO_DO, f"{self.result.image} already rolled out; verified")
             return None if verification.passed else Failure(verification.failure_kind or "health_check",
@@ -326,12 +330,12 @@ class Deploy:
                 api_client=self.api, secrets=self._secrets))
             run = runner.run(built.mechanisms, reason, on_result=self._rollback_action,
                              scrub=lambda text: redact(text, self._known_secrets()))
-            stage.detail, stage.status = run.summary, "passed" if run.ok else "failed"
+            stage.detail, stage.status = run.summary(), "passed" if run.ok else "failed"
         healthy = run.ok and self._after_rollback(built, "flag" in decision.mechanisms)
         if healthy:
-            self.result.finish(DeployOutcome.ROLLED_BACK, f"{reason}; rolled back: {run.summary}")
+            self.result.finish(DeployOutcome.ROLLED_BACK, f"{reason}; {run.summary()}")
         else:
-            self.result.finish(DeployOutcome.ROLLBACK_FAILED, f"{reason}; {run.summary}; the previous "
+            self.result.finish(DeployOutcome.ROLLBACK_FAILED, f"{reason}; {run.summary()}; the previous "
                                "version is not verified healthy: page someone")
 
     def _rollback_action(self, result: Any) -> None:
@@ -396,7 +400,8 @@ class Deploy:
         replica_sets = self.api.sanitize_for_serialization(apps.list_namespaced_replica_set(ns, label_selector=selector).items)
         pods = self.api.sanitize_for_serialization(core.list_namespaced_pod(ns, label_selector=selector).items)
         current = new_replicaset(live, replica_sets)
-        return new_pods(current, pods) if current else []
+        names = set(new_pods(current, pods)) if current else set()
+        return sorted(p["metadata"]["name"] for p in pods if p["metadata"]["name"] in names and is_ready(p))
 
     def _sync_secrets(self, applier: Applier, dry_run: bool) -> list[str]:
         assert self.rendered is not None and self._secrets is not None
