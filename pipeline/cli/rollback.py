@@ -13,7 +13,7 @@ import json as jsonlib
 import os
 import re
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Callable, Mapping, Sequence
 
 from invoke import Exit, task
@@ -25,13 +25,10 @@ from pipeline.audit import AuditError, AuditLog, default_path, entries
 from pipeline.config import ConfigError, EnvConfig, load_config
 from pipeline.exit_codes import ExitCode
 from pipeline.report.markdown import append_summary, rollback_summary
-from pipeline.rollback import audit_trail, policy
+from pipeline.rollback import audit_trail, factory, policy
 from pipeline.rollback.result import Mechanism, Plan, RollbackResult
-from pipeline.rollback.runner import RollbackRun, Unavailable, run
+from pipeline.rollback.runner import RollbackRun, run
 from pipeline.secrets import redact
-
-FLAG_MODULE = "pipeline.rollback.flag_kill_switch"
-
 
 class UsageError(ValueError):
     """Bad input: the message names the option and what is accepted."""
@@ -82,61 +79,6 @@ def _revision(value: str | int) -> int:
     return number
 
 
-# --- building the mechanisms -----------------------------------------------------------------
-
-@dataclass
-class Built:
-    mechanisms: list[Mechanism]
-    secrets: list = field(default_factory=list)      # Secret values to scrub from any text
-
-
-def build(names: Sequence[str], config: EnvConfig, request: Request,
-          deployed_commit: Callable[[EnvConfig], str | None] = lambda config: None,
-          on_progress: Callable | None = None) -> Built:
-    built = Built([])
-    for name in names:
-        try:
-            built.mechanisms.append(_BUILDERS[name](config, request, built, deployed_commit, on_progress))
-        except Exception as exc:  # cannot build one: the others still run
-            built.mechanisms.append(Unavailable(name, f"{type(exc).__name__}: {exc}"))
-    return built
-
-
-def _flag(config: EnvConfig, request: Request, built: Built, deployed_commit, on_progress) -> Mechanism:
-    import importlib
-
-    try:
-        module = importlib.import_module(FLAG_MODULE)
-    except ModuleNotFoundError as exc:
-        if exc.name != FLAG_MODULE:
-            raise
-        return Unavailable("flag", f"the kill-switch mechanism is not installed ({FLAG_MODULE} is missing)")
-    from pipeline.secrets import secret_source
-
-    source = secret_source(config)
-    built.secrets += [source.get(config.secrets.launchdarkly_api_token), source.get(config.secrets.launchdarkly_sdk_key)]
-    return module.FlagKillSwitch(config, source)
-
-
-def _undo(config: EnvConfig, request: Request, built: Built, deployed_commit, on_progress) -> Mechanism:
-    from pipeline.kube.client import api_client, apps_api
-    from pipeline.rollback.rollout_undo import RolloutUndo
-
-    apps = apps_api(api_client(config.kube))
-    return RolloutUndo(apps, config.kube.namespace, config.kube.deployment, config.kube.container,
-                       request.to_revision, on_progress=on_progress)
-
-
-def _git(config: EnvConfig, request: Request, built: Built, deployed_commit, on_progress) -> Mechanism:
-    from pipeline.rollback.git_revert import GitRevert
-
-    commit = request.commit or deployed_commit(config)
-    return GitRevert(os.getcwd(), commit, config.rollback.git_remote, config.rollback.git_branch)
-
-
-_BUILDERS = {"flag": _flag, "undo": _undo, "git": _git}
-
-
 # --- the command ---------------------------------------------------------------------------------
 
 def main(request: Request, environ: Mapping[str, str], out: Console, err: Console,
@@ -150,8 +92,9 @@ def main(request: Request, environ: Mapping[str, str], out: Console, err: Consol
     except (ConfigError, policy.PolicyError, UsageError) as exc:
         err.print(f"[red]error:[/] {exc}", highlight=False)
         return int(ExitCode.USAGE)
-    built = build(decision.mechanisms, config, request,
-                  lambda cfg: deployed_commit_from_audit(cfg, environ), _progress_printer(human))
+    commit = request.commit or (deployed_commit_from_audit(config, environ) if "git" in decision.mechanisms else None)
+    built = factory.build(decision.mechanisms, config, factory.Options(
+        to_revision=request.to_revision, commit=commit, on_progress=_progress_printer(human)))
     scrub = _scrubber(built)
     plans = [_plan(m, scrub) for m in built.mechanisms]
     human.print(_plan_table(config, plans, request))
@@ -211,7 +154,7 @@ def deployed_commit_from_audit(config: EnvConfig, environ: Mapping[str, str]) ->
         return None
 
 
-def _audit_log(config: EnvConfig, environ: Mapping[str, str], built: Built, dry_run: bool,
+def _audit_log(config: EnvConfig, environ: Mapping[str, str], built: factory.Built, dry_run: bool,
                err: Console) -> AuditLog | None:
     if dry_run:
         return None                      # a dry run changes nothing, the audit log included
@@ -299,7 +242,7 @@ def _plan_json(plan: Plan) -> dict:
             "noop": plan.noop, "data": plan.data}
 
 
-def _scrubber(built: Built) -> Callable[[str], str]:
+def _scrubber(built: factory.Built) -> Callable[[str], str]:
     secrets = [s for s in built.secrets if s is not None]
     return lambda text: redact(text, secrets)
 
