@@ -172,3 +172,20 @@ def test_with_controllers_kubectl_sees_the_rollout_objects(kube_with_controllers
     assert "DESIRED   CURRENT   READY   AGE" in text
     assert "READY   STATUS" in text
     assert len(kube.cluster.list(R.PODS, "default")) == 2
+
+
+def test_request_log_counts_api_requests_by_verb_and_client():
+    import httpx
+
+    from pipeline.sandbox.harness import Sandbox
+
+    with Sandbox(["kube"]) as sandbox:
+        url = sandbox.urls["kube"]
+        httpx.delete(f"{url}/_sandbox/requests")
+        httpx.get(f"{url}/api/v1/namespaces/default/pods", headers={"User-Agent": "kubectl/v1.32.4"})
+        httpx.get(f"{url}/apis/apps/v1/namespaces/default/deployments?watch=true&timeoutSeconds=1")
+        counts = httpx.get(f"{url}/_sandbox/requests").json()
+        assert counts["total"] == 2
+        assert counts["by_verb"] == {"GET": 1, "WATCH": 1}
+        assert counts["by_user_agent"]["kubectl"] == 1
+        assert httpx.delete(f"{url}/_sandbox/requests").json()["total"] == 0

@@ -21,6 +21,7 @@ from pipeline.sandbox.harness import SandboxContext, StandIn
 from pipeline.sandbox.kube import discovery, openapi, persistence, proxy, validation
 from pipeline.sandbox.kube import resources as R
 from pipeline.sandbox.kube.handlers import ResourceHandlers, error_response, respond
+from pipeline.sandbox.kube.request_log import RequestLog
 from pipeline.sandbox.kube.objects import ApiError, Cluster
 from pipeline.sandbox.kube.routing import not_found_path, resolve, split
 from pipeline.sandbox.kube.store import Store
@@ -149,7 +150,8 @@ def make_app(context: SandboxContext) -> web.Application:
     hub = WatchHub(cluster.store, float(context.extra.get("kube_bookmark_interval", 60.0)))  # type: ignore[arg-type]
     controllers = load_controllers()
     api = KubeApi(cluster, hub, ResourceHandlers(cluster, hub, getattr(controllers, "pod_log", None)), context)
-    app = web.Application(middlewares=[status_errors], client_max_size=16 * 1024 * 1024)
+    requests = RequestLog()
+    app = web.Application(middlewares=[requests.middleware(), status_errors], client_max_size=16 * 1024 * 1024)
     with warnings.catch_warnings():  # the harness contract is the plain "state" key
         warnings.simplefilter("ignore")
         app["state"] = cluster
@@ -165,6 +167,7 @@ def make_app(context: SandboxContext) -> web.Application:
     app.router.add_route("*", "/api/{tail:.+}", api.resource)
     app.router.add_get("/apis/{group}", api.group)
     app.router.add_route("*", "/apis/{group}/{tail:.+}", api.resource)
+    app.router.add_routes(requests.routes())
     if controllers is not None and hasattr(controllers, "admin_routes"):
         app.router.add_routes(controllers.admin_routes(cluster))
 
