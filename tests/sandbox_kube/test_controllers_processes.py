@@ -179,3 +179,46 @@ def test_restarted_sandbox_restarts_process_pods(run_cluster, tmp_path):
 
 def _pods_of(cluster):
     return cluster.list(PODS, "default")
+
+
+def test_sandbox_restart_from_disk_restarts_process_pods_behind_the_pod_proxy(tmp_path, kubecache):
+    """Through the real server: state and the process map persist; the new process answers the proxy."""
+    import httpx
+
+    from pipeline.sandbox.harness import Sandbox
+
+    state_dir = tmp_path / "state"
+    script = tmp_path / "tiny_server.py"
+    script.write_text(SERVER)
+    body = _spec(tmp_path)
+    del body["spec"]["template"]["spec"]["containers"][0]["readinessProbe"]["periodSeconds"]
+
+    def proxied(url: str) -> tuple[int, str]:
+        with httpx.Client(base_url=url, timeout=10) as http:
+            pod = http.get("/api/v1/namespaces/default/pods").json()["items"][0]
+            response = http.get(f"/api/v1/namespaces/default/pods/{pod['metadata']['name']}:8080/proxy/env")
+            return response.status_code, pod["metadata"]["annotations"][PORTS_ANNOTATION]
+
+    def wait_ready(sb: Sandbox, old_ports: str | None = None) -> None:
+        cluster = sb.apps["kube"]["state"]
+        import time
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:   # polled from the test thread; the stand-in itself never polls
+            pods = sb.call(lambda: cluster.list(PODS, "default"))
+            if pods and pods[0].get("status", {}).get("containerStatuses", [{}])[0].get("ready") \
+                    and pods[0]["metadata"].get("annotations", {}).get(PORTS_ANNOTATION) not in (None, old_ports):
+                return
+            time.sleep(0.05)
+        raise AssertionError("pod never became ready")
+
+    with Sandbox(["kube"], state_dir=state_dir) as sb:
+        url = sb.urls["kube"]
+        assert httpx.put(url + "/_sandbox/processes", json={"tiny": [sys.executable, str(script)]}).status_code == 200
+        assert httpx.post(url + "/apis/apps/v1/namespaces/default/deployments", json=body).status_code == 201
+        wait_ready(sb)
+        code, first_ports = proxied(url)
+        assert code == 200
+    with Sandbox(["kube"], state_dir=state_dir) as sb:
+        wait_ready(sb, old_ports=first_ports)
+        code, second_ports = proxied(sb.urls["kube"])
+        assert code == 200 and second_ports != first_ports

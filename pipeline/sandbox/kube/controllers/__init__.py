@@ -11,7 +11,9 @@ enqueues keys; reconciles run from the loop; deadlines are timers. Nothing polls
 from __future__ import annotations
 
 import asyncio
+import json
 import random
+import shutil
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -42,7 +44,14 @@ class ControllerState:
     deployments: DeploymentController | None = None
     replicasets: ReplicaSetController | None = None
     log_dir: Path | None = None
+    catalog_path: Path | None = None     # <state_dir>/kube-images.json: admin changes survive restarts
     extra: dict[str, object] = field(default_factory=dict)
+
+    def save_catalog(self) -> None:
+        if self.catalog_path is not None:
+            tmp = self.catalog_path.with_suffix(".tmp")
+            tmp.write_text(json.dumps(self.catalog.to_json(), indent=1))
+            tmp.replace(self.catalog_path)
 
 
 def controller_state(cluster: Cluster) -> ControllerState:
@@ -58,6 +67,10 @@ def start_controllers(cluster: Cluster, ctx: SandboxContext) -> Callable[[], Awa
     state = controller_state(cluster)
     if ctx.repo_root != REPO_ROOT:
         state.catalog.processes.update(default_processes(ctx.repo_root))
+    if ctx.state_dir is not None:
+        state.catalog_path = Path(ctx.state_dir) / "kube-images.json"
+        if state.catalog_path.exists():
+            state.catalog.load_json(json.loads(state.catalog_path.read_text()))
     configured = ctx.extra.get("kube_processes")
     if isinstance(configured, dict):
         state.catalog.update_processes({k: (v.to_json() if isinstance(v, ProcessSpec) else v)
@@ -70,7 +83,7 @@ def start_controllers(cluster: Cluster, ctx: SandboxContext) -> Callable[[], Awa
         queues.append(q)
         return q
 
-    log_dir = _log_dir(ctx)
+    log_dir, temporary_logs = _log_dir(ctx)
     deployments = DeploymentController(cluster, queue, clock)
     replicasets = ReplicaSetController(cluster, queue, clock, random.Random())
     kubelet = Kubelet(cluster, state.catalog, ctx, queue, loop, clock, log_dir)
@@ -101,16 +114,20 @@ def start_controllers(cluster: Cluster, ctx: SandboxContext) -> Callable[[], Awa
             q.stop()
         await kubelet.stop()
         state.kubelet = state.deployments = state.replicasets = None
+        if temporary_logs:
+            state.log_dir = None
+            shutil.rmtree(log_dir, ignore_errors=True)
 
     return stop
 
 
-def _log_dir(ctx: SandboxContext) -> Path:
+def _log_dir(ctx: SandboxContext) -> tuple[Path, bool]:
+    """Pod logs live in the state dir (kept), else in a temp dir removed at stop."""
     if ctx.state_dir is not None:
         path = Path(ctx.state_dir) / "pod-logs"
         path.mkdir(parents=True, exist_ok=True)
-        return path
-    return Path(tempfile.mkdtemp(prefix="sandbox-pod-logs-"))
+        return path, False
+    return Path(tempfile.mkdtemp(prefix="sandbox-pod-logs-")), True
 
 
 def pod_log(cluster: Cluster, namespace: str, name: str, container: str | None = None) -> str | None:

@@ -22,8 +22,7 @@ def routes(cluster: Cluster, state: "ControllerState") -> list[web.RouteDef]:
     catalog = state.catalog
 
     def snapshot() -> dict[str, Any]:
-        return {"behaviours": {k: v.to_json() for k, v in catalog.behaviours.items()},
-                "processes": {k: v.to_json() for k, v in catalog.processes.items()}}
+        return catalog.to_json()
 
     async def read_body(request: web.Request) -> Any:
         try:
@@ -40,6 +39,7 @@ def routes(cluster: Cluster, state: "ControllerState") -> list[web.RouteDef]:
             catalog.update_behaviours(await read_body(request))
         except ValueError as exc:
             return web.json_response({"error": str(exc)}, status=400)
+        state.save_catalog()
         return web.json_response(snapshot())
 
     async def put_processes(request: web.Request) -> web.Response:
@@ -47,6 +47,7 @@ def routes(cluster: Cluster, state: "ControllerState") -> list[web.RouteDef]:
             catalog.update_processes(await read_body(request))
         except ValueError as exc:
             return web.json_response({"error": str(exc)}, status=400)
+        state.save_catalog()
         return web.json_response(snapshot())
 
     async def get_log(request: web.Request) -> web.Response:

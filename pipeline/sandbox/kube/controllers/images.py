@@ -128,6 +128,14 @@ class ImageCatalog:
             else:
                 self.behaviours[image] = behaviour
 
+    def to_json(self) -> dict[str, Any]:
+        return {"behaviours": {k: v.to_json() for k, v in self.behaviours.items()},
+                "processes": {k: v.to_json() for k, v in self.processes.items()}}
+
+    def load_json(self, data: dict[str, Any]) -> None:
+        self.update_behaviours(data.get("behaviours") or {})
+        self.update_processes(data.get("processes") or {})
+
     def update_processes(self, data: Any) -> None:
         if not isinstance(data, dict):
             raise ValueError("body: expected an object mapping repository -> {command, env, cwd} (or null)")
