@@ -246,3 +246,27 @@ def test_admin_routes_validate_and_report(kube_with_controllers):
     assert httpx.put(url + "/_sandbox/images", json={"x:1": None}).json()["behaviours"] == {}
     assert httpx.put(url + "/_sandbox/processes", json={"tiny": "not-a-command"}).status_code == 400
     assert httpx.get(url + "/_sandbox/pods/default/none/log").status_code == 404
+
+
+def test_scaling_mid_rollout_is_proportional(run_cluster):
+    async def scenario(h):
+        h.cluster.create(DEPLOYMENTS, deployment(replicas=10))
+        await h.wait_for(_complete(h))
+        h.images({"nginx:stuck": {"never_ready": True}})
+        h.edit("web", lambda d: d["spec"]["template"]["spec"]["containers"][0].__setitem__("image", "nginx:stuck"))
+
+        def sizes():
+            rss = sorted(_rss(h).values(), key=lambda rs: rs["metadata"]["annotations"][REVISION])
+            return tuple(rs["spec"]["replicas"] for rs in rss)
+        # old 10 -> 8 (budget 13-8-3), new 3 -> 5 (surge), then stuck: new pods never become available
+        await h.wait_for(lambda: sizes() == (8, 5))
+        seen = []
+        h.cluster.store.add_listener(lambda e: seen.append(sizes()) if e.resource == REPLICASETS else None)
+        h.edit("web", lambda d: d["spec"].__setitem__("replicas", 20))
+        # max-replicas 13 -> 25, 12 to add: old 8*25/13 = 15.4 -> 15, new 5*25/13 = 9.6 -> 10
+        await h.wait_for(lambda: sizes() == (15, 10))
+        assert [s for s in dict.fromkeys(seen)] in ([(15, 5), (15, 10)], [(8, 10), (15, 10)])
+        rs_notes = [rs["metadata"]["annotations"] for rs in _rss(h).values()]
+        assert {n["deployment.kubernetes.io/desired-replicas"] for n in rs_notes} == {"20"}
+        assert {n["deployment.kubernetes.io/max-replicas"] for n in rs_notes} == {"25"}
+    run_cluster(scenario)

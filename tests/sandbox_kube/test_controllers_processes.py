@@ -25,7 +25,7 @@ SERVER = textwrap.dedent('''
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self):
             body = json.dumps(dict(os.environ)).encode() if self.path == "/env" else b"ok"
-            self.send_response(200)
+            self.send_response(500 if self.path == "/fail" else 200)
             self.send_header("Content-Length", str(len(body)))
             self.end_headers()
             self.wfile.write(body)
@@ -222,3 +222,20 @@ def test_sandbox_restart_from_disk_restarts_process_pods_behind_the_pod_proxy(tm
         wait_ready(sb, old_ports=first_ports)
         code, second_ports = proxied(sb.urls["kube"])
         assert code == 200 and second_ports != first_ports
+
+
+def test_failing_liveness_probe_restarts_the_process(run_cluster, tmp_path):
+    async def scenario(h):
+        body = _spec(tmp_path)
+        body["spec"]["template"]["spec"]["containers"][0]["livenessProbe"] = {
+            "httpGet": {"path": "/fail", "port": 8080}, "periodSeconds": 0.1, "failureThreshold": 2}
+        h.cluster.create(DEPLOYMENTS, body)
+
+        def restarted():
+            pods = _pods(h)
+            statuses = pods[0].get("status", {}).get("containerStatuses") if pods else None
+            return statuses and statuses[0]["restartCount"] >= 1 and statuses[0]
+        cs = await h.wait_for(restarted, timeout=15)
+        assert cs["lastState"]["terminated"]["exitCode"] == 143       # SIGTERM
+        assert cs["lastState"]["terminated"]["reason"] == "Error"
+    run_cluster(scenario, extra=_extra(tmp_path))

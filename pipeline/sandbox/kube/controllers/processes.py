@@ -275,6 +275,7 @@ class ProcessContainer:
     def _record_exit(self, code: int, started: float) -> None:
         state = self.state
         state.restart_count += 1
+        code = 128 - code if code < 0 else code    # killed by signal N -> 128+N, as a runtime reports it
         state.last_terminated = {"exitCode": code, "reason": "Completed" if code == 0 else "Error",
                                  "startedAt": _stamp(started), "finishedAt": _stamp(time.time()),
                                  "containerID": state.container_id}
