@@ -21,7 +21,7 @@ from pipeline.sandbox.harness import SandboxContext
 from pipeline.sandbox.kube.controllers.images import Behaviour, ImageCatalog
 from pipeline.sandbox.kube.controllers.podstatus import ContainerState, pod_status
 from pipeline.sandbox.kube.controllers.runtime import Clock, WorkQueue
-from pipeline.sandbox.kube.controllers.spec import Obj, parse_time
+from pipeline.sandbox.kube.controllers.spec import Obj, format_time, parse_time
 from pipeline.sandbox.kube.objects import ApiError, Cluster
 from pipeline.sandbox.kube.resources import PODS
 
@@ -85,8 +85,8 @@ class SimContainer:
         state = self.state
         if state.state == "running" or state.restart_count:
             state.restart_count += 1
-        state.last_terminated = {"exitCode": 1, "reason": "Error", "startedAt": _stamp(state.started_at or now),
-                                 "finishedAt": _stamp(now), "containerID": state.container_id}
+        state.last_terminated = {"exitCode": 1, "reason": "Error", "startedAt": format_time(state.started_at or now),
+                                 "finishedAt": format_time(now), "containerID": state.container_id}
         state.state, state.ready, state.reason = "waiting", False, "CrashLoopBackOff"
         state.message = f"back-off 10s restarting failed container={state.name} pod=sandbox"
         state.started_at = now
@@ -107,11 +107,6 @@ class SimContainer:
     async def stop(self) -> None:
         for handle in self._handles:
             handle.cancel()
-
-
-def _stamp(epoch: float) -> str:
-    from pipeline.sandbox.kube.controllers.spec import format_time
-    return format_time(epoch)
 
 
 @dataclass

@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any, Callable
 import aiohttp
 
 from pipeline.sandbox.kube.controllers.images import ProcessSpec, split_image
-from pipeline.sandbox.kube.controllers.spec import Obj
+from pipeline.sandbox.kube.controllers.spec import Obj, format_time
 from pipeline.sandbox.kube.controllers.podstatus import ContainerState
 from pipeline.sandbox.kube.objects import ApiError
 from pipeline.sandbox.kube.resources import CONFIGMAPS, PODS, SECRETS
@@ -277,7 +277,7 @@ class ProcessContainer:
         state.restart_count += 1
         code = 128 - code if code < 0 else code    # killed by signal N -> 128+N, as a runtime reports it
         state.last_terminated = {"exitCode": code, "reason": "Completed" if code == 0 else "Error",
-                                 "startedAt": _stamp(started), "finishedAt": _stamp(time.time()),
+                                 "startedAt": format_time(started), "finishedAt": format_time(time.time()),
                                  "containerID": state.container_id}
         self._set_waiting("CrashLoopBackOff",
                           f"back-off restarting failed container={state.name} pod={self.key[1]}")
@@ -374,8 +374,3 @@ async def _http_ok(session: aiohttp.ClientSession, url: str, timeout: float) -> 
             return 200 <= response.status < 400
     except (aiohttp.ClientError, asyncio.TimeoutError, OSError):
         return False
-
-
-def _stamp(epoch: float) -> str:
-    from pipeline.sandbox.kube.controllers.spec import format_time
-    return format_time(epoch)
