@@ -270,3 +270,16 @@ def test_scaling_mid_rollout_is_proportional(run_cluster):
         assert {n["deployment.kubernetes.io/desired-replicas"] for n in rs_notes} == {"20"}
         assert {n["deployment.kubernetes.io/max-replicas"] for n in rs_notes} == {"25"}
     run_cluster(scenario)
+
+
+def test_a_settled_cluster_writes_nothing(run_cluster):
+    """No polling and no status churn: once complete, the store stays still."""
+    import asyncio
+
+    async def scenario(h):
+        h.cluster.create(DEPLOYMENTS, deployment(replicas=3, minReadySeconds=0, progressDeadlineSeconds=1))
+        await h.wait_for(_complete(h))
+        settled = h.cluster.store.resource_version
+        await asyncio.sleep(1.5)     # longer than the progress deadline: no timer fires a write
+        assert h.cluster.store.resource_version == settled
+    run_cluster(scenario)
