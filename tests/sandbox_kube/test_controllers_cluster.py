@@ -283,3 +283,25 @@ def test_a_settled_cluster_writes_nothing(run_cluster):
         await asyncio.sleep(1.5)     # longer than the progress deadline: no timer fires a write
         assert h.cluster.store.resource_version == settled
     run_cluster(scenario)
+
+
+def test_scaling_and_pod_events_are_recorded_and_aggregated(run_cluster):
+    from pipeline.sandbox.kube.controllers.events import EventRecorder
+    from pipeline.sandbox.kube.resources import EVENTS
+
+    async def scenario(h):
+        h.cluster.create(DEPLOYMENTS, deployment(replicas=2))
+        await h.wait_for(_complete(h))
+        events = h.cluster.list(EVENTS, "default")
+        (rs_name,) = _rss(h)
+        scaling = [e for e in events if e["reason"] == "ScalingReplicaSet"]
+        assert [e["message"] for e in scaling] == [f"Scaled up replica set {rs_name} from 0 to 2"]
+        assert scaling[0]["involvedObject"]["kind"] == "Deployment" and scaling[0]["source"] == {"component": "deployment-controller"}
+        created = sorted(e["message"] for e in events if e["reason"] == "SuccessfulCreate")
+        assert created == sorted(f"Created pod: {p['metadata']['name']}" for p in h.cluster.list(PODS, "default"))
+        recorder = EventRecorder(h.cluster, limit=2)
+        for _ in range(3):
+            recorder.record(h.deploy(), "Warning", "Test", "same", "tester")
+        (same,) = [e for e in h.cluster.list(EVENTS, "default") if e["reason"] == "Test"]
+        assert same["count"] == 3
+    run_cluster(scenario)

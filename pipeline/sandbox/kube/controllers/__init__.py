@@ -24,6 +24,7 @@ from aiohttp import web
 
 from pipeline.sandbox.harness import REPO_ROOT, SandboxContext
 from pipeline.sandbox.kube.controllers.deployment import DeploymentController
+from pipeline.sandbox.kube.controllers.events import EventRecorder
 from pipeline.sandbox.kube.controllers.images import ImageCatalog, ProcessSpec, default_processes
 from pipeline.sandbox.kube.controllers.kubelet import Kubelet
 from pipeline.sandbox.kube.controllers.replicaset import ReplicaSetController
@@ -84,8 +85,9 @@ def start_controllers(cluster: Cluster, ctx: SandboxContext) -> Callable[[], Awa
         return q
 
     log_dir, temporary_logs = _log_dir(ctx)
-    deployments = DeploymentController(cluster, queue, clock)
-    replicasets = ReplicaSetController(cluster, queue, clock, random.Random())
+    events = EventRecorder(cluster, clock)
+    deployments = DeploymentController(cluster, queue, clock, events)
+    replicasets = ReplicaSetController(cluster, queue, clock, random.Random(), events)
     kubelet = Kubelet(cluster, state.catalog, ctx, queue, loop, clock, log_dir)
     state.kubelet, state.deployments, state.replicasets, state.log_dir = kubelet, deployments, replicasets, log_dir
 

@@ -12,6 +12,7 @@ from typing import Callable
 
 from pipeline.sandbox.kube.controllers import progress, revisions, rolling
 from pipeline.sandbox.kube.controllers import spec as sp
+from pipeline.sandbox.kube.controllers.events import EventRecorder
 from pipeline.sandbox.kube.controllers.pods import is_active
 from pipeline.sandbox.kube.controllers.runtime import Clock, WorkQueue
 from pipeline.sandbox.kube.controllers.spec import Obj
@@ -56,8 +57,9 @@ def counts(new: Obj | None, rss: list[Obj]) -> progress.Counts:
 
 class DeploymentController:
     def __init__(self, cluster: Cluster, queue_factory: Callable[[Callable[[Key], None], str], WorkQueue],
-                 clock: Clock) -> None:
+                 clock: Clock, events: EventRecorder | None = None) -> None:
         self.cluster, self.clock = cluster, clock
+        self.events = events or EventRecorder(cluster, clock)
         self.queue = queue_factory(self.sync, "deployment")
 
     def enqueue_for_rs(self, rs: Obj) -> None:
@@ -238,6 +240,8 @@ class DeploymentController:
                     f'Failed to create new replica set "{name}": {exc}', self.clock()))
                 self._write_status(d, status)
             raise
+        if sp.replicas(created) > 0:
+            self._scaling_event(d, name, 0, sp.replicas(created))
         if sp.progress_deadline(d) is not None:
             progress.set_condition(status, progress.condition(
                 progress.PROGRESSING, "True", progress.NEW_RS_CREATED,
@@ -270,7 +274,14 @@ class DeploymentController:
             sp.DESIRED_REPLICAS: notes[sp.DESIRED_REPLICAS], sp.MAX_REPLICAS: notes[sp.MAX_REPLICAS]}
         current["metadata"].pop("resourceVersion", None)
         self.cluster.update(REPLICASETS, current)
+        if size_changed:
+            self._scaling_event(d, rs["metadata"]["name"], sp.replicas(rs), size)
         return size_changed
+
+    def _scaling_event(self, d: Obj, rs_name: str, old: int, new: int) -> None:
+        verb = "up" if old < new else "down"
+        self.events.record(d, "Normal", "ScalingReplicaSet",
+                           f"Scaled {verb} replica set {rs_name} from {old} to {new}", "deployment-controller")
 
     def _cleanup(self, d: Obj, olds: list[Obj]) -> None:
         entries = [(rs["metadata"]["name"], sp.revision_of(rs), sp.replicas(rs), sp.status_int(rs, "replicas"),

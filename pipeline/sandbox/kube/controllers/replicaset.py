@@ -11,6 +11,7 @@ import random
 from typing import Callable
 
 from pipeline.sandbox.kube.controllers import pods as podlib
+from pipeline.sandbox.kube.controllers.events import EventRecorder
 from pipeline.sandbox.kube.controllers.runtime import Clock, WorkQueue
 from pipeline.sandbox.kube.controllers.spec import Obj, controller_ref, controller_uid, replicas
 from pipeline.sandbox.kube.controllers.templates import random_suffix
@@ -42,8 +43,9 @@ def new_pod(rs: Obj, name: str) -> Obj:
 
 class ReplicaSetController:
     def __init__(self, cluster: Cluster, queue_factory: Callable[[Callable[[Key], None], str], WorkQueue],
-                 clock: Clock, rng: random.Random) -> None:
+                 clock: Clock, rng: random.Random, events: EventRecorder | None = None) -> None:
         self.cluster, self.clock, self.rng = cluster, clock, rng
+        self.events = events or EventRecorder(cluster, clock)
         self.queue = queue_factory(self.sync, "replicaset")
 
     def enqueue_for_pod(self, pod: Obj) -> None:
@@ -64,7 +66,7 @@ class ReplicaSetController:
                 self._create_pod(rs)
         elif diff > 0:
             for pod in podlib.pods_to_delete(active, diff):
-                self._delete_pod(pod)
+                self._delete_pod(rs, pod)
         if diff != 0:
             pods = owned_pods(self.cluster, rs)
         self._write_status(rs, pods)
@@ -74,18 +76,21 @@ class ReplicaSetController:
             name = f"{rs['metadata']['name']}-{random_suffix(self.rng)}"
             try:
                 self.cluster.create(PODS, new_pod(rs, name))
+                self.events.record(rs, "Normal", "SuccessfulCreate", f"Created pod: {name}", "replicaset-controller")
                 return
             except ApiError as exc:
                 if exc.reason != "AlreadyExists":
                     raise
 
-    def _delete_pod(self, pod: Obj) -> None:
+    def _delete_pod(self, rs: Obj, pod: Obj) -> None:
         meta = pod["metadata"]
         try:
             self.cluster.delete(PODS, meta.get("namespace", ""), meta["name"])
         except ApiError as exc:
             if exc.code != 404:
                 raise
+            return
+        self.events.record(rs, "Normal", "SuccessfulDelete", f"Deleted pod: {meta['name']}", "replicaset-controller")
 
     def _write_status(self, rs: Obj, pods: list[Obj]) -> None:
         now = self.clock()
