@@ -210,7 +210,7 @@ def revert_message(target: git.Commit, reason: str) -> str:
         reverts += f", reversing\nchanges made to {target.parents[0].hexsha}."
     else:
         reverts += "."
-    return f'Revert "{target.summary}"\n\n{reverts}\n\nReason: {reason or "rollback"}\nRolled back by: invoke rollback\n'
+    return f'Revert "{target.summary}"\n\n{reverts}\n\nReason: {reason or "rollback"}\nRolled back by: klaviyo-k8s-pipeline (invoke rollback, or the automatic rollback of invoke deploy)\n'
 
 
 def reverted_by(repo: git.Repo, sha: str, ref: str) -> str | None:
