@@ -23,7 +23,10 @@ from rich.table import Table
 from pipeline import ci
 from pipeline.audit import AuditError, AuditLog, default_path, entries
 from pipeline.config import ConfigError, EnvConfig, load_config
+from pipeline.deploy import recovery
 from pipeline.exit_codes import ExitCode
+from pipeline.kube.client import api_client
+from pipeline.lock import DeployLock, LeaseApi, LockHeld
 from pipeline.report.markdown import append_summary, rollback_summary
 from pipeline.rollback import audit_trail, factory, policy
 from pipeline.rollback.result import Mechanism, Plan, RollbackResult
@@ -92,9 +95,50 @@ def main(request: Request, environ: Mapping[str, str], out: Console, err: Consol
     except (ConfigError, policy.PolicyError, UsageError) as exc:
         err.print(f"[red]error:[/] {exc}", highlight=False)
         return int(ExitCode.USAGE)
+    try:
+        lock, unlocked_why = (None, "") if request.dry_run else take_lock(config)
+    except LockHeld as held:
+        err.print(f"[red]refused:[/] {held}; a running deploy rolls itself back on a failed verdict. "
+                  "See docs/runbook.md to act by hand.", highlight=False)
+        return int(ExitCode.LOCKED)
+    if unlocked_why:
+        err.print(f"[yellow]warning:[/] proceeding without the deploy lock: {unlocked_why}", highlight=False)
+    interrupted = recovery.in_flight_of(lock.previous.info) if lock and lock.previous else None
+    if interrupted:
+        human.print(f"[yellow]an interrupted deploy of {interrupted.image} by {interrupted.holder} "
+                    f"(started {interrupted.started}) left its rollout unverified; undo returns to revision "
+                    f"{interrupted.from_revision} and resumes the deployment[/]", highlight=False)
+    try:
+        return _run(request, config, decision, environ, out, err, human, isatty, ask, interrupted)
+    finally:
+        if lock is not None:
+            lock.release(keep_record=bool(interrupted) and "undo" not in decision.mechanisms)
+
+
+def take_lock(config: EnvConfig) -> tuple[DeployLock | None, str]:
+    """The environment's deploy lock, so a rollback never races a deploy. A stale lease (its
+    holder died) is taken over; an unreachable cluster leaves the flag and git mechanisms usable
+    (returns no lock and why)."""
+    try:
+        api = api_client(config.kube)
+        lock = DeployLock(LeaseApi(api, config.kube.namespace), config.app, config.name,
+                          info={"operation": "rollback"}, duration_seconds=config.rollout.lock_seconds)
+        lock.acquire()
+        return lock, ""
+    except LockHeld:
+        raise
+    except Exception as exc:  # noqa: BLE001 - no cluster: the undo will say so itself
+        return None, f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+
+
+def _run(request: Request, config: EnvConfig, decision: policy.Decision, environ: Mapping[str, str],
+         out: Console, err: Console, human: Console, isatty: bool, ask: Callable[[str], str],
+         interrupted: recovery.InFlight | None) -> int:
     commit = request.commit or (deployed_commit_from_audit(config, environ) if "git" in decision.mechanisms else None)
+    to_revision = request.to_revision or (interrupted.from_revision or 0 if interrupted else 0)
     built = factory.build(decision.mechanisms, config, factory.Options(
-        to_revision=request.to_revision, commit=commit, on_progress=_progress_printer(human)))
+        to_revision=to_revision, commit=commit, resume_paused=interrupted is not None,
+        on_progress=_progress_printer(human)))
     scrub = _scrubber(built)
     plans = [_plan(m, scrub) for m in built.mechanisms]
     human.print(_plan_table(config, plans, request))

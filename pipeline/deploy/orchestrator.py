@@ -196,8 +196,7 @@ class Deploy:
         stage.data = {"lease": self.lock.name, "transitions": status.transitions}
 
     def _recover(self) -> None:
-        record = (self.lock.previous.info if self.lock and self.lock.previous else {}).get("in_flight")
-        in_flight = recovery.InFlight(**record) if record else None
+        in_flight = recovery.in_flight_of(self.lock.previous.info if self.lock and self.lock.previous else None)
         live = self._read_deployment()
         state = recovery.ClusterState(live is not None, bool(live and live["spec"].get("paused")),
                                       revision(live) if live else None,

@@ -29,6 +29,17 @@ class InFlight:
     started: str
 
 
+def in_flight_of(info: dict | None) -> InFlight | None:
+    """The record a deploy left in its Lease's holder annotation (``in_flight``), if any."""
+    record = (info or {}).get("in_flight")
+    if not isinstance(record, dict):
+        return None
+    try:
+        return InFlight(**record)
+    except TypeError:
+        return None
+
+
 @dataclass(frozen=True)
 class ClusterState:
     exists: bool

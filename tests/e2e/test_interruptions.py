@@ -1,0 +1,149 @@
+"""Concurrency and crashes: the lock refuses a second deploy; a deploy killed with SIGKILL
+mid-rollout is resolved by the next deploy or by `invoke rollback`; bad input changes nothing."""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from pipeline.deploy.orchestrator import Deploy, DeployRequest
+from pipeline.deploy.result import DeployOutcome
+from pipeline.exit_codes import ExitCode
+from pipeline.kube.client import api_client
+from pipeline.lock import DeployLock, LeaseApi, lease_name, lease_status
+
+from .helpers import complete, deploy, deployment, image_of, last_run
+from .test_deploy_sandbox import ensure_good
+
+pytestmark = pytest.mark.slow
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def lease_api(world) -> LeaseApi:
+    config = world.config()
+    return LeaseApi(api_client(config.kube), config.kube.namespace)
+
+
+def wait_for(condition, seconds: float, what: str):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(0.1)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def lease_expired(world) -> bool:
+    from datetime import datetime, timezone
+
+    lease = lease_api(world).get(lease_name("klaviyo-sync", "local"))
+    return not lease_status(lease, datetime.now(timezone.utc)).held
+
+
+def start_deploy(world, image: str) -> subprocess.Popen:
+    world.release_commit(image)
+    env = {**os.environ, **world.environ}
+    return subprocess.Popen([sys.executable, "-m", "invoke", "deploy", "--env", "local", "--image", image,
+                             "--config", str(world.config_path)], cwd=ROOT, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+
+def kill_at_first_gate(world, process: subprocess.Popen) -> None:
+    """SIGKILL once the rollout is paused at gate 1 with the new pod up (mid-rollout)."""
+    def paused_at_gate() -> bool:
+        live = deployment(world)
+        return bool(live["spec"].get("paused")) and (live.get("status") or {}).get("updatedReplicas", 0) >= 1
+    wait_for(paused_at_gate, 60, "the deploy to pause at gate 1")
+    process.send_signal(signal.SIGKILL)
+    process.wait(10)
+
+
+def test_a_concurrent_deploy_is_refused_with_who_holds_the_lock(world):
+    ensure_good(world)
+    other = DeployLock(lease_api(world), "klaviyo-sync", "local", info={"image": "klaviyo-sync:9.9.9"},
+                       identity="dana@laptop/4242/abc", duration_seconds=30)
+    with other:
+        before = deployment(world)["metadata"]["resourceVersion"]
+        result = Deploy(world.config(), DeployRequest("klaviyo-sync:1.1.1"), environ=world.environ).run()
+        assert result.outcome is DeployOutcome.REFUSED and result.exit_code == ExitCode.LOCKED
+        assert "dana@laptop" in result.reason and "klaviyo-sync:9.9.9" in result.reason
+        assert deployment(world)["metadata"]["resourceVersion"] == before
+
+
+def test_sigkill_mid_rollout_is_undone_by_the_next_deploy(world):
+    ensure_good(world)
+    process = start_deploy(world, "klaviyo-sync:1.3.0")
+    kill_at_first_gate(world, process)
+    assert deployment(world)["spec"]["paused"] is True and image_of(deployment(world)) == "klaviyo-sync:1.3.0"
+    refused = Deploy(world.config(), DeployRequest("klaviyo-sync:1.4.0"), environ=world.environ).run()
+    if refused.outcome is DeployOutcome.REFUSED:     # the dead holder's lease has not expired yet
+        assert refused.exit_code == ExitCode.LOCKED
+    wait_for(lambda: lease_expired(world), 30, "the dead deploy's lease to expire")
+    result = deploy(world, "klaviyo-sync:1.4.0")
+    assert result.outcome is DeployOutcome.DEPLOYED, result.reason
+    recover = next(s for s in result.stages if s.name == "recover")
+    assert "interrupted mid-rollout" in recover.detail and "klaviyo-sync:1.3.0" in recover.detail
+    assert recover.data["outcome"] == "done"
+    live = deployment(world)
+    assert image_of(live) == "klaviyo-sync:1.4.0" and complete(live) and not live["spec"].get("paused")
+
+
+def test_sigkill_mid_rollout_is_undone_by_invoke_rollback(world):
+    ensure_good(world)
+    good = image_of(deployment(world))
+    process = start_deploy(world, "klaviyo-sync:1.5.0")
+    kill_at_first_gate(world, process)
+    wait_for(lambda: lease_expired(world), 30, "the dead deploy's lease to expire")
+    env = {**os.environ, **world.environ}
+    rollback = subprocess.run([sys.executable, "-m", "invoke", "rollback", "--env", "local", "--via", "undo",
+                               "--yes", "--reason", "deploy died", "--config", str(world.config_path)],
+                              cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    assert rollback.returncode == 0, rollback.stdout + rollback.stderr
+    assert "interrupted deploy of klaviyo-sync:1.5.0" in rollback.stdout
+    live = deployment(world)
+    assert image_of(live) == good and complete(live) and not live["spec"].get("paused")
+    lease = lease_api(world).get(lease_name("klaviyo-sync", "local"))
+    assert "in_flight" not in str(lease["metadata"].get("annotations"))
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--env", "nope"], "unknown environment 'nope'"),
+    (["--env", "local", "--image", "Not An Image"], "is not an image reference"),
+    (["--env", "local", "--image", "klaviyo-sync"], "has neither a tag nor a digest"),
+])
+def test_invalid_input_is_refused_before_any_change(world, args, message):
+    ensure_good(world)
+    before = deployment(world)["metadata"]["resourceVersion"]
+    env = {**os.environ, **world.environ}
+    run = subprocess.run([sys.executable, "-m", "invoke", "deploy", *args, "--config", str(world.config_path)],
+                         cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+    assert run.returncode == ExitCode.USAGE, run.stdout + run.stderr
+    assert message in " ".join((run.stdout + run.stderr).split())
+    assert deployment(world)["metadata"]["resourceVersion"] == before
+
+
+def test_a_missing_manifest_directory_is_refused(world, tmp_path):
+    config = world.config()
+    import dataclasses
+
+    broken = dataclasses.replace(config, kube=dataclasses.replace(config.kube, manifests=str(tmp_path / "none")))
+    result = Deploy(broken, DeployRequest("klaviyo-sync:1.0.0"), environ=world.environ).run()
+    assert result.outcome is DeployOutcome.REFUSED and result.exit_code == ExitCode.USAGE
+    assert "(kube.manifests) not found" in result.reason
+
+
+def test_dry_run_plans_and_changes_nothing(world):
+    ensure_good(world)
+    before = deployment(world)["metadata"]["resourceVersion"]
+    result = Deploy(world.config(), DeployRequest("klaviyo-sync:2.0.0", dry_run=True), environ=world.environ).run()
+    assert result.outcome is DeployOutcome.DRY_RUN and result.exit_code == 0
+    plan = next(s for s in result.stages if s.name == "plan")
+    assert "spec.template.spec.containers[0].image" in plan.detail
+    assert deployment(world)["metadata"]["resourceVersion"] == before
+    assert last_run(world)[-1][0] != "deploy_finished" or last_run(world)[-1][1].get("outcome") != "dry_run"
