@@ -147,7 +147,9 @@ def load_config(env: str, path: str | Path = DEFAULT_CONFIG_FILE,
     if env == "local":
         variables = {**read_env_file(SANDBOX_ENV_FILE), **variables}
     merged = _interpolate(merged, variables, f"env.{env}")
-    config = _build(EnvConfig, {**merged, "name": env}, f"env.{env}")
+    if "name" in merged:
+        raise ConfigError(f"unknown setting env.{env}.name; an environment's name is its table name (--env)")
+    config = _build(EnvConfig, merged, f"env.{env}", name=env)
     validate(config)
     return dataclasses.replace(config, variables=variables)
 
@@ -228,15 +230,15 @@ def _reject_unknown(data: Mapping[str, Any], allowed: set[str], where: str) -> N
         raise ConfigError(f"unknown setting {name}; accepted here: {', '.join(sorted(allowed))}")
 
 
-def _build(cls: type, data: Any, where: str) -> Any:
+def _build(cls: type, data: Any, where: str, **fixed: Any) -> Any:
     if not isinstance(data, Mapping):
         raise ConfigError(f"{where} must be a table, got {type(data).__name__}")
     hints = typing.get_type_hints(cls)
     fields = {f.name: f for f in dataclasses.fields(cls) if f.name != "variables"}
-    _reject_unknown(data, set(fields), where)
+    _reject_unknown(data, set(fields) - set(fixed), where)
     kwargs = {name: _coerce(hints[name], value, f"{where}.{name}")
               for name, value in data.items() if name in fields}
-    return cls(**kwargs)
+    return cls(**kwargs, **fixed)
 
 
 def _coerce(hint: Any, value: Any, where: str) -> Any:
@@ -250,7 +252,7 @@ def _coerce(hint: Any, value: Any, where: str) -> Any:
     if origin in (typing.Union, types.UnionType):
         hint = next(a for a in typing.get_args(hint) if a is not type(None))
     if hint is float and isinstance(value, int) and not isinstance(value, bool):
-        return float(value)
+        value = float(value)
     if hint in (str, int, float, bool) and (type(value) is not hint):
         raise ConfigError(f"{where} must be {hint.__name__}, got {value!r}")
     if hint in (int, float) and value < 0:

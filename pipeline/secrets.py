@@ -56,6 +56,19 @@ class MappingSource:
         return self.label
 
 
+@dataclass(frozen=True)
+class ChainedSource:
+    """The first source that has a secret wins (e.g. the app's cluster Secret, then the
+    pipeline's own credentials from the environment)."""
+    sources: tuple[SecretSource, ...]
+
+    def get(self, name: str) -> Secret | None:
+        return next((s for s in (src.get(name) for src in self.sources) if s is not None), None)
+
+    def describe(self) -> str:
+        return ", then ".join(src.describe() for src in self.sources)
+
+
 def kubernetes_secret_source(path: str, api_client: object) -> MappingSource:
     """Read a Kubernetes Secret ``namespace/name`` once; its keys are the secret names."""
     from kubernetes import client
@@ -80,7 +93,10 @@ def secret_source(config: EnvConfig, api_client: object | None = None) -> Secret
         return MappingSource(read_env_file(path), f"file {settings.path}")
     if api_client is None:
         raise ConfigError(f"env.{config.name}.secrets.source = kubernetes needs a cluster connection")
-    return kubernetes_secret_source(settings.path, api_client)
+    # The app's secrets live in the cluster; the pipeline's own credentials (the LaunchDarkly
+    # API token) come from the runner's environment (a CI secret), never from the app's Secret.
+    return ChainedSource((kubernetes_secret_source(settings.path, api_client),
+                          MappingSource(dict(config.variables), "environment variables")))
 
 
 def redact(text: str, secrets: Iterable[Secret | None]) -> str:

@@ -53,3 +53,16 @@ def test_unknown_environment_lists_the_known_ones(tmp_path):
 def test_missing_file_is_named(tmp_path):
     with pytest.raises(ConfigError, match="not found"):
         load_config("a", tmp_path / "absent.toml")
+
+
+def test_negative_whole_number_for_a_decimal_setting_is_refused(tmp_path):
+    with pytest.raises(ConfigError, match="env.a.rollout.bake_seconds must not be negative, got -1"):
+        load_config("a", write(tmp_path, "[env.a.rollout]\nbake_seconds = -1\n"), environ={})
+
+
+def test_name_is_not_a_setting(tmp_path):
+    with pytest.raises(ConfigError, match="unknown setting env.a.name"):
+        load_config("a", write(tmp_path, '[env.a]\nname = "b"\n'), environ={})
+    with pytest.raises(ConfigError) as error:
+        load_config("a", write(tmp_path, '[env.a]\nnope = 1\n'), environ={})
+    assert "name" not in str(error.value).split("accepted here: ")[1].split(", ")

@@ -14,3 +14,15 @@ def test_mapping_source_and_redact():
     key = source.get("K")
     assert redact("error: token hunter2-value rejected; pk_abcdef123456 too", [key]) == \
         f"error: token {MASK} rejected; pk_{MASK} too"
+
+
+def test_chained_source_takes_the_first_that_has_it():
+    from pipeline.secrets import ChainedSource
+
+    cluster = MappingSource({"KLAVIYO_PRIVATE_KEY": "pk_cluster"}, "kubernetes secret ns/s")
+    runner = MappingSource({"KLAVIYO_PRIVATE_KEY": "pk_env", "LAUNCHDARKLY_API_TOKEN": "api-x"}, "environment variables")
+    chain = ChainedSource((cluster, runner))
+    assert chain.get("KLAVIYO_PRIVATE_KEY").reveal() == "pk_cluster"
+    assert chain.get("LAUNCHDARKLY_API_TOKEN").reveal() == "api-x"
+    assert chain.get("MISSING") is None
+    assert chain.describe() == "kubernetes secret ns/s, then environment variables"

@@ -44,10 +44,18 @@ def build(names: Sequence[str], config: EnvConfig, options: Options = Options())
 def _flag(config: EnvConfig, options: Options, built: Built) -> Mechanism:
     from pipeline.rollback.flag_kill_switch import FlagKillSwitch
 
-    source = options.secrets or secret_source(config)
+    source = options.secrets or _configured_secrets(config, options)
     built.secrets += [source.get(config.secrets.launchdarkly_api_token),
                       source.get(config.secrets.launchdarkly_sdk_key)]
     return FlagKillSwitch(config, source)
+
+
+def _configured_secrets(config: EnvConfig, options: Options) -> SecretSource:
+    if config.secrets.source != "kubernetes":
+        return secret_source(config)
+    from pipeline.kube.client import api_client
+
+    return secret_source(config, options.api_client or api_client(config.kube))
 
 
 def _undo(config: EnvConfig, options: Options, built: Built) -> Mechanism:
