@@ -55,7 +55,7 @@ def _row(run: str, items: list[dict[str, Any]]) -> HistoryRow | None:
     finish = by_kind.get(f"{kind}_finished")
     data = start.get("data") or {}
     actor = start.get("actor") or {}
-    rollbacks = [str((e.get("data") or {}).get("via", "")) for e in items
+    rollbacks = [_names((e.get("data") or {}).get("via", "")) for e in items
                  if e.get("kind") == "rollback_started"] if kind == "deploy" else []
     image = str(data.get("image") or data.get("target") or "")
     return HistoryRow(
@@ -65,6 +65,11 @@ def _row(run: str, items: list[dict[str, Any]]) -> HistoryRow | None:
         outcome=str((finish.get("data") or {}).get("outcome", "finished")) if finish else "unfinished",
         duration_seconds=_duration(start, finish), run=run,
         rollback=",".join(r for r in rollbacks if r), run_url=str(actor.get("run_url", "")))
+
+
+def _names(via: Any) -> str:
+    """``["flag", "undo"]`` (as recorded) -> ``flag+undo``; a string passes through."""
+    return "+".join(str(v) for v in via) if isinstance(via, (list, tuple)) else str(via or "")
 
 
 def _duration(start: dict[str, Any], finish: dict[str, Any] | None) -> float | None:

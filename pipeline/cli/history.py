@@ -44,7 +44,7 @@ def history(c, env="", limit=20, json=False, path=""):
 def _table(rows: list[HistoryRow], title: str) -> Table:
     table = Table(title=f"history: {title}", title_justify="left")
     for column in ("time (UTC)", "kind", "actor", "image", "commit", "outcome", "duration"):
-        table.add_column(column)
+        table.add_column(column, no_wrap=column not in ("actor", "outcome"), min_width=12 if column == "actor" else None)
     colours = {"deployed": "green", "rolled_back": "yellow", "rollback_failed": "bold red",
                "unfinished": "magenta", "done": "green", "failed": "red"}
     for row in rows:
