@@ -138,7 +138,7 @@ def _run(request: Request, config: EnvConfig, decision: policy.Decision, environ
     to_revision = request.to_revision or (interrupted.from_revision or 0 if interrupted else 0)
     built = factory.build(decision.mechanisms, config, factory.Options(
         to_revision=to_revision, commit=commit, resume_paused=interrupted is not None,
-        on_progress=_progress_printer(human)))
+        good_images=verified_images_from_audit(config, environ), on_progress=_progress_printer(human)))
     scrub = _scrubber(built)
     plans = [_plan(m, scrub) for m in built.mechanisms]
     human.print(_plan_table(config, plans, request))
@@ -196,6 +196,15 @@ def deployed_commit_from_audit(config: EnvConfig, environ: Mapping[str, str]) ->
         return audit_trail.last_deployed_commit(entries(path)) if path.exists() else None
     except (AuditError, OSError, ValueError):
         return None
+
+
+def verified_images_from_audit(config: EnvConfig, environ: Mapping[str, str]) -> frozenset[str]:
+    """Images a deploy of this environment verified (and no later deploy rejected)."""
+    try:
+        path = default_path(config.name, environ)
+        return audit_trail.verified_images(entries(path)) if path.exists() else frozenset()
+    except (AuditError, OSError, ValueError):
+        return frozenset()
 
 
 def _audit_log(config: EnvConfig, environ: Mapping[str, str], built: factory.Built, dry_run: bool,

@@ -10,7 +10,7 @@ template already matches, else sends the JSON Patch :func:`undo_patch` builds
 from __future__ import annotations
 
 import copy
-from typing import Any, Mapping, Sequence
+from typing import Callable, Any, Mapping, Sequence
 
 Obj = Mapping[str, Any]
 HASH_LABEL = "pod-template-hash"
@@ -75,8 +75,13 @@ def history(replica_sets: Sequence[Obj]) -> list[tuple[int, Obj]]:
     return sorted(pairs, key=lambda pair: pair[0])
 
 
-def select_revision(deployment: Obj, replica_sets: Sequence[Obj], to_revision: int = 0) -> tuple[int, Obj]:
-    """kubectl's deploymentRevision: ``to_revision`` (0: the second highest) among the RSes."""
+def select_revision(deployment: Obj, replica_sets: Sequence[Obj], to_revision: int = 0,
+                    prefer: Callable[[Obj], bool] | None = None) -> tuple[int, Obj]:
+    """kubectl's deploymentRevision: ``to_revision`` (0: the second highest) among the RSes.
+
+    ``prefer`` (e.g. "its image was verified by a successful deploy") makes the default the
+    newest earlier revision it accepts, so an undo never lands on a release already rejected;
+    when it accepts none, kubectl's rule applies."""
     pairs = history(replica_sets)
     if to_revision > 0:
         for rev, rs in pairs:
@@ -85,6 +90,10 @@ def select_revision(deployment: Obj, replica_sets: Sequence[Obj], to_revision: i
         raise HistoryError(f"unable to find specified revision {to_revision} in history")
     if len(pairs) < 2:
         raise HistoryError(f'no rollout history found for deployment "{deployment["metadata"]["name"]}"')
+    if prefer is not None:
+        preferred = [pair for pair in pairs[:-1] if prefer(pair[1])]
+        if preferred:
+            return preferred[-1]
     return pairs[-2]
 
 

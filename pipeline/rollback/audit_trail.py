@@ -27,6 +27,27 @@ def last_deployed_commit(entries: Iterable[dict[str, Any]]) -> str | None:
     return latest
 
 
+GOOD_OUTCOMES = ("deployed", "nothing_to_do")
+BAD_OUTCOMES = ("rolled_back", "rollback_failed")
+
+
+def verified_images(entries: Iterable[dict[str, Any]]) -> frozenset[str]:
+    """Images whose latest deploy verdict was good (deployed and verified); one later rolled back
+    by a failed deploy no longer counts (pure, over log entries, oldest first)."""
+    started: dict[str, str] = {}
+    verdict: dict[str, bool] = {}
+    for entry in entries:
+        data = entry.get("data") or {}
+        run = str(entry.get("run", ""))
+        if entry.get("kind") == "deploy_started" and data.get("image"):
+            started[run] = str(data["image"])
+        elif entry.get("kind") == "deploy_finished" and run in started:
+            outcome = data.get("outcome")
+            if outcome in GOOD_OUTCOMES or outcome in BAD_OUTCOMES:
+                verdict[started[run]] = outcome in GOOD_OUTCOMES
+    return frozenset(image for image, good in verdict.items() if good)
+
+
 def started(via: Sequence[str], reason: str, automatic: bool = False) -> dict[str, Any]:
     return {"via": ",".join(via), "reason": reason, "automatic": automatic}
 

@@ -20,6 +20,7 @@ class Options:
     to_revision: int = 0                 # undo: 0 = the previous revision
     commit: str | None = None            # git: the commit to revert
     resume_paused: bool = False          # undo: a deployment our own deploy paused is resumed by the undo
+    good_images: frozenset[str] = frozenset()  # undo: default to the newest revision running one of these
     on_progress: Callable[..., Any] | None = None
     secrets: SecretSource | None = None  # default: the environment's configured source
     api_client: Any = None               # default: built from config.kube
@@ -64,7 +65,8 @@ def _undo(config: EnvConfig, options: Options, built: Built) -> Mechanism:
 
     apps = apps_api(options.api_client or api_client(config.kube))
     return RolloutUndo(apps, config.kube.namespace, config.kube.deployment, config.kube.container,
-                       options.to_revision, on_progress=options.on_progress, resume_paused=options.resume_paused)
+                       options.to_revision, on_progress=options.on_progress, resume_paused=options.resume_paused,
+                       good_images=options.good_images)
 
 
 def _git(config: EnvConfig, options: Options, built: Built) -> Mechanism:

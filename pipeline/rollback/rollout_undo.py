@@ -49,11 +49,14 @@ RESUME_OP = {"op": "remove", "path": "/spec/paused"}   # as `kubectl rollout res
 
 
 def decide(deployment: dict[str, Any], replica_sets: list[dict[str, Any]], to_revision: int = 0,
-           container: str = "", resume_paused: bool = False) -> UndoDecision:
+           container: str = "", resume_paused: bool = False,
+           good_images: frozenset[str] = frozenset()) -> UndoDecision:
     """kubectl's order: paused -> revision lookup -> already matches -> patch. Raises HistoryError.
 
     ``resume_paused`` (the automatic rollback of a deploy that paused the Deployment at a gate)
-    undoes a paused Deployment too, unpausing it in the same patch; kubectl refuses that."""
+    undoes a paused Deployment too, unpausing it in the same patch; kubectl refuses that.
+    ``good_images`` (images verified by successful deploys, from the audit log) makes the
+    default target the newest earlier revision running one of them, never a rejected release."""
     paused = bool((deployment.get("spec") or {}).get("paused"))
     if paused and not resume_paused:
         raise HistoryError(history.PAUSED_MESSAGE)
@@ -65,7 +68,8 @@ def decide(deployment: dict[str, Any], replica_sets: list[dict[str, Any]], to_re
         # revision is the one to return to, not the one before it
         target_revision, target = history.history(owned)[-1]
     else:
-        target_revision, target = history.select_revision(deployment, owned, to_revision)
+        prefer = (lambda rs: history.image_of(rs["spec"]["template"], container) in good_images) if good_images else None
+        target_revision, target = history.select_revision(deployment, owned, to_revision, prefer)
     target_template = history.without_hash(target["spec"]["template"])
     same = history.equal_ignore_hash(target["spec"]["template"], template)
     patch = [] if same else history.undo_patch(deployment, target)
@@ -91,6 +95,7 @@ class RolloutUndo:
     timeout_seconds: float | None = None  # our own bound on waiting; None: the progress deadline decides
     on_progress: ProgressCallback | None = None
     resume_paused: bool = False          # undo (and unpause) a paused Deployment instead of refusing
+    good_images: frozenset[str] = frozenset()  # default target: the newest revision running one of these
     name: str = "undo"
 
     @property
@@ -99,7 +104,8 @@ class RolloutUndo:
 
     def plan(self) -> Plan:
         try:
-            decision = decide(*self._read(), self.to_revision, self.container, self.resume_paused)
+            decision = decide(*self._read(), self.to_revision, self.container, self.resume_paused,
+                              self.good_images)
         except (HistoryError, ClusterError) as exc:
             return Plan(self.name, "unknown", f"cannot undo: {exc}", data={"error": str(exc)})
         current = f"image {decision.from_image} at revision {decision.from_revision}" + (
@@ -112,7 +118,8 @@ class RolloutUndo:
     def execute(self, reason: str, dry_run: bool = False) -> RollbackResult:
         start = time.monotonic()
         try:
-            decision = decide(*self._read(), self.to_revision, self.container, self.resume_paused)
+            decision = decide(*self._read(), self.to_revision, self.container, self.resume_paused,
+                              self.good_images)
         except (HistoryError, ClusterError) as exc:
             return self._result(Outcome.FAILED, str(exc), start)
         if decision.noop:
