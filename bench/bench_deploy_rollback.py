@@ -29,6 +29,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from pipeline.config import load_config  # noqa: E402
+from pipeline.deploy.gated_rollout import is_ready  # noqa: E402
 from pipeline.deploy.observe import RolloutObserver  # noqa: E402
 from pipeline.deploy.orchestrator import Deploy, DeployRequest  # noqa: E402
 from pipeline.kube.client import api_client  # noqa: E402
@@ -87,7 +88,7 @@ class Timeline:
             if snapshot is None or snapshot.deployment is None:
                 continue
             now = time.monotonic()
-            bad_ready = [p for p in snapshot.pods if image(p["spec"]) == BAD and ready(p)]
+            bad_ready = [p for p in snapshot.pods if image(p["spec"]) == BAD and is_ready(p)]
             self.max_bad_ready = max(self.max_bad_ready, len(bad_ready))
             if bad_ready and self.bad_ready_at is None:
                 self.bad_ready_at = now
@@ -103,11 +104,6 @@ class Timeline:
 
 def image(pod_spec: dict) -> str:
     return pod_spec["containers"][0]["image"]
-
-
-def ready(pod: dict) -> bool:
-    return any(c.get("type") == "Ready" and c.get("status") == "True"
-               for c in (pod.get("status") or {}).get("conditions") or [])
 
 
 def restored(deployment: dict) -> bool:

@@ -10,39 +10,14 @@ from __future__ import annotations
 
 from typing import Any, Mapping, Sequence
 
-HASH_LABEL = "pod-template-hash"
-REVISION = "deployment.kubernetes.io/revision"
-
-
-def canonical(value: Any) -> Any:
-    """Drop nulls and empty maps/lists recursively (semantic equality as the controller does)."""
-    if isinstance(value, Mapping):
-        cleaned = {k: canonical(v) for k, v in value.items()}
-        return {k: v for k, v in cleaned.items() if v not in (None, {}, [])}
-    if isinstance(value, list):
-        return [canonical(v) for v in value]
-    return value
-
-
-def _template_without_hash(template: Mapping[str, Any] | None) -> Any:
-    template = canonical(template or {})
-    labels = dict((template.get("metadata") or {}).get("labels") or {})
-    labels.pop(HASH_LABEL, None)
-    metadata = {**(template.get("metadata") or {}), "labels": labels}
-    return canonical({**template, "metadata": metadata})
-
-
-def owned_by(obj: Mapping[str, Any], owner_uid: str) -> bool:
-    refs = (obj.get("metadata") or {}).get("ownerReferences") or []
-    return any(ref.get("uid") == owner_uid and ref.get("controller") for ref in refs)
+from pipeline.kube.history import HASH_LABEL, REVISION, controlled_by, equal_ignore_hash
 
 
 def new_replicaset(deployment: Mapping[str, Any], replicasets: Sequence[Mapping[str, Any]]) -> Mapping[str, Any] | None:
     """The Deployment's new ReplicaSet, or None if the controller has not created it yet."""
-    uid = (deployment.get("metadata") or {}).get("uid", "")
-    owned = [rs for rs in replicasets if owned_by(rs, uid)]
-    wanted = _template_without_hash((deployment.get("spec") or {}).get("template"))
-    matching = [rs for rs in owned if _template_without_hash((rs.get("spec") or {}).get("template")) == wanted]
+    owned = controlled_by(deployment, replicasets)
+    template = (deployment.get("spec") or {}).get("template") or {}
+    matching = [rs for rs in owned if equal_ignore_hash((rs.get("spec") or {}).get("template") or {}, template)]
     if matching:
         return min(matching, key=lambda rs: (rs.get("metadata") or {}).get("creationTimestamp", ""))
     revision = ((deployment.get("metadata") or {}).get("annotations") or {}).get(REVISION)
