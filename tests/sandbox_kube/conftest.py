@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
@@ -53,28 +54,29 @@ def _start(tmp_path: Path, controllers: bool, monkeypatch: pytest.MonkeyPatch,
     return Sandbox(["kube"], state_dir=state_dir).start()
 
 
-@pytest.fixture
-def kube(tmp_path: Path, kubecache: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Kube]:
-    """The API stand-in alone (no controllers): what the HTTP layer does, deterministically."""
-    sandbox = _start(tmp_path, False, monkeypatch)
+@contextmanager
+def _serving(tmp_path: Path, controllers: bool, monkeypatch: pytest.MonkeyPatch) -> Iterator[Kube]:
+    sandbox = _start(tmp_path, controllers, monkeypatch)
     path = tmp_path / "kubeconfig"
     path.write_text(kubeconfig(sandbox.urls["kube"]))
     try:
         yield Kube(sandbox, sandbox.urls["kube"], path)
     finally:
         sandbox.stop()
+
+
+@pytest.fixture
+def kube(tmp_path: Path, kubecache: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Kube]:
+    """The API stand-in alone (no controllers): what the HTTP layer does, deterministically."""
+    with _serving(tmp_path, False, monkeypatch) as serving:
+        yield serving
 
 
 @pytest.fixture
 def kube_with_controllers(tmp_path: Path, kubecache: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Kube]:
     """The whole stand-in, with whatever controllers ``pipeline.sandbox.kube.controllers`` runs."""
-    sandbox = _start(tmp_path, True, monkeypatch)
-    path = tmp_path / "kubeconfig"
-    path.write_text(kubeconfig(sandbox.urls["kube"]))
-    try:
-        yield Kube(sandbox, sandbox.urls["kube"], path)
-    finally:
-        sandbox.stop()
+    with _serving(tmp_path, True, monkeypatch) as serving:
+        yield serving
 
 
 def deployment(name: str = "web", replicas: int = 2, labels: dict[str, str] | None = None,

@@ -8,7 +8,7 @@
 from __future__ import annotations
 
 import json
-from typing import Any, TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Awaitable, Callable
 
 from aiohttp import web
 
@@ -34,21 +34,19 @@ def routes(cluster: Cluster, state: "ControllerState") -> list[web.RouteDef]:
     async def get_images(request: web.Request) -> web.Response:
         return web.json_response(snapshot())
 
-    async def put_images(request: web.Request) -> web.Response:
-        try:
-            catalog.update_behaviours(await read_body(request))
-        except ValueError as exc:
-            return web.json_response({"error": str(exc)}, status=400)
-        state.save_catalog()
-        return web.json_response(snapshot())
+    def updater(update: Callable[[Any], None]) -> Callable[[web.Request], Awaitable[web.Response]]:
+        """PUT handler: validate and apply the body with ``update``; 400 naming the field if bad."""
+        async def put(request: web.Request) -> web.Response:
+            try:
+                update(await read_body(request))
+            except ValueError as exc:
+                return web.json_response({"error": str(exc)}, status=400)
+            state.save_catalog()
+            return web.json_response(snapshot())
+        return put
 
-    async def put_processes(request: web.Request) -> web.Response:
-        try:
-            catalog.update_processes(await read_body(request))
-        except ValueError as exc:
-            return web.json_response({"error": str(exc)}, status=400)
-        state.save_catalog()
-        return web.json_response(snapshot())
+    put_images = updater(catalog.update_behaviours)
+    put_processes = updater(catalog.update_processes)
 
     async def get_log(request: web.Request) -> web.Response:
         from pipeline.sandbox.kube.controllers import pod_log
