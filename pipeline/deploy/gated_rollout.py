@@ -53,10 +53,11 @@ class Rollout:
         start = time.monotonic()
         self.set_paused(False)
         deadline = start + deadline_seconds + DEADLINE_MARGIN_SECONDS
+        judge = _GateJudge(self, gate, is_last, start, on_progress)
         snapshot: Snapshot | None = observer.snapshot()
         while True:
             if snapshot is not None:
-                outcome = self._judge(snapshot, gate, is_last, start, on_progress)
+                outcome = judge.see(snapshot)
                 if outcome is not None:
                     return outcome
             snapshot = observer.next(deadline)
@@ -65,33 +66,51 @@ class Rollout:
                                    f"(+{DEADLINE_MARGIN_SECONDS}s margin)", "rollout_stuck",
                                    seconds=time.monotonic() - start)
 
-    def _judge(self, snapshot: Snapshot, gate: int, is_last: bool, start: float,
-               on_progress: ProgressCallback | None) -> GateOutcome | None:
+
+class _GateJudge:
+    """Decides, snapshot by snapshot, whether a gate is reached, failed, or still to wait for.
+
+    The ReplicaSet and Pod watches are separate streams: a ReplicaSet can count a pod as
+    available before the Pod's own Ready condition has arrived. The gate pauses the rollout as
+    soon as the ReplicaSet shows it reached, then waits for the Pod cache to catch up, so the
+    pods handed to verification are the Ready ones the gate counted.
+    """
+
+    def __init__(self, rollout: Rollout, gate: int, is_last: bool, start: float,
+                 on_progress: ProgressCallback | None) -> None:
+        self.rollout, self.gate, self.is_last, self.start, self.on_progress = rollout, gate, is_last, start, on_progress
+        self.reached: GateCheck | None = None
+
+    def see(self, snapshot: Snapshot) -> GateOutcome | None:
         deployment = snapshot.deployment
-        elapsed = time.monotonic() - start
+        elapsed = time.monotonic() - self.start
         if deployment is None:
-            return GateOutcome(gate, False, f"deployment {self.name} was deleted", "rollout_stuck", seconds=elapsed)
+            return GateOutcome(self.gate, False, f"deployment {self.rollout.name} was deleted", "rollout_stuck",
+                               seconds=elapsed)
         replica_set = new_replicaset(deployment, list(snapshot.replica_sets))
-        pods = [p for p in snapshot.pods if replica_set is not None
-                and p["metadata"].get("labels", {}).get("pod-template-hash")
-                == replica_set["metadata"]["labels"].get("pod-template-hash")]
+        hash_ = replica_set["metadata"]["labels"].get("pod-template-hash") if replica_set else None
+        pods = [p for p in snapshot.pods if hash_ and p["metadata"].get("labels", {}).get("pod-template-hash") == hash_]
         progress = progress_from(deployment, replica_set)
-        check = gate_reached(progress, gate)
-        if on_progress is not None:
-            on_progress(progress, check)
-        if check.reached:
-            if not is_last:
-                self.set_paused(True)
-            ready = [p for p in pods if is_ready(p)]
-            return GateOutcome(gate, True, check.detail, None, tuple(sorted(p["metadata"]["name"] for p in ready)),
-                               check.overshoot, elapsed)
+        check = gate_reached(progress, self.gate)
+        if self.on_progress is not None:
+            self.on_progress(progress, check)
+        if check.reached and self.reached is None:
+            self.reached = check
+            if not self.is_last:
+                self.rollout.set_paused(True)
+        if self.reached is not None:
+            ready = sorted(p["metadata"]["name"] for p in pods if is_ready(p))
+            if len(ready) >= min(self.gate, progress.updated_available or self.gate):
+                return GateOutcome(self.gate, True, self.reached.detail, None, tuple(ready),
+                                   self.reached.overshoot, elapsed)
+            return None                   # paused; the Pod watch has not caught up yet
         stuck = problems(pods)
         if stuck:
-            return GateOutcome(gate, False, "; ".join(stuck), "pods_unhealthy",
+            return GateOutcome(self.gate, False, "; ".join(stuck), "pods_unhealthy",
                                tuple(p["metadata"]["name"] for p in pods), seconds=elapsed)
         timed_out = deadline_exceeded(deployment)
         if timed_out:
-            return GateOutcome(gate, False, timed_out, "rollout_stuck", seconds=elapsed)
+            return GateOutcome(self.gate, False, timed_out, "rollout_stuck", seconds=elapsed)
         return None
 
 
