@@ -1,27 +1,27 @@
 """`invoke bench`: run the benchmarks in bench/ and print their figures.
 
-Each ``bench/bench_*.py`` has a ``main() -> int`` that prints what it measured and, where
-an issue names one, the ratio against the baseline measured in the same run.
+Each ``bench/bench_*.py`` is a script whose ``main() -> int`` prints what it measured and,
+where an issue names one, the ratio against the baseline measured in the same run. Each runs
+in its own Python process, so one benchmark's servers, threads and children never skew
+another's figures.
 """
-import importlib.util
+import subprocess
 import sys
 from pathlib import Path
 
-from invoke import task
+from invoke import Exit, task
 
 
 @task(help={"only": "run only benchmarks whose file name contains this text"})
 def bench(c, only=""):
-    """Run the benchmarks (bench/bench_*.py)."""
-    failures = 0
+    """Run the benchmarks (bench/bench_*.py), each in its own process."""
+    failed = []
     for path in sorted(Path("bench").glob("bench_*.py")):
         if only and only not in path.stem:
             continue
         print(f"== {path.stem}", flush=True)
-        spec = importlib.util.spec_from_file_location(path.stem, path)
-        module = importlib.util.module_from_spec(spec)
-        sys.path.insert(0, str(Path.cwd()))
-        spec.loader.exec_module(module)
-        failures += 1 if module.main() else 0
-    if failures:
-        raise SystemExit(1)
+        if subprocess.run([sys.executable, str(path)]).returncode != 0:
+            failed.append(path.stem)
+    if failed:
+        print(f"benchmarks that failed or missed their target: {', '.join(failed)}")
+        raise Exit(code=1)
