@@ -31,7 +31,10 @@ import threading
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
-from typing import Any, Callable, Mapping
+from typing import TYPE_CHECKING, Any, Callable, Mapping
+
+if TYPE_CHECKING:
+    from pipeline.config import EnvConfig
 
 INFO_ANNOTATION = "pipeline.deploy/lock-holder"
 DEFAULT_DURATION_SECONDS = 60
@@ -281,6 +284,13 @@ class DeployLock:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._guard = threading.Lock()
+
+    @classmethod
+    def for_environment(cls, config: "EnvConfig", api_client: Any, info: Mapping[str, Any] | None = None
+                        ) -> "DeployLock":
+        """The deploy lock of ``config``'s app and environment, in its namespace (deploy and rollback)."""
+        return cls(LeaseApi(api_client, config.kube.namespace), config.app, config.name, info=info,
+                   duration_seconds=config.rollout.lock_seconds)
 
     # -- acquire / release
     def acquire(self) -> LeaseStatus:

@@ -26,7 +26,7 @@ from pipeline.config import ConfigError, EnvConfig, load_config
 from pipeline.deploy import recovery
 from pipeline.exit_codes import ExitCode
 from pipeline.kube.client import api_client
-from pipeline.lock import DeployLock, LeaseApi, LockHeld
+from pipeline.lock import DeployLock, LockHeld
 from pipeline.report.markdown import append_summary, rollback_summary
 from pipeline.rollback import audit_trail, factory, policy
 from pipeline.rollback.result import Mechanism, Plan, RollbackResult
@@ -121,8 +121,7 @@ def take_lock(config: EnvConfig) -> tuple[DeployLock | None, str]:
     (returns no lock and why)."""
     try:
         api = api_client(config.kube)
-        lock = DeployLock(LeaseApi(api, config.kube.namespace), config.app, config.name,
-                          info={"operation": "rollback"}, duration_seconds=config.rollout.lock_seconds)
+        lock = DeployLock.for_environment(config, api, info={"operation": "rollback"})
         lock.acquire()
         return lock, ""
     except LockHeld:

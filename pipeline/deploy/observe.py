@@ -9,7 +9,6 @@ caller's deadline. Nothing here sleeps or polls: the API server pushes every cha
 from __future__ import annotations
 
 import copy
-import json
 import queue
 import threading
 import time
@@ -18,6 +17,8 @@ from typing import Any, Callable
 
 from kubernetes import client, watch
 from kubernetes.client.exceptions import ApiException
+
+from pipeline.kube.client import read_json
 
 Obj = dict[str, Any]
 WATCH_SECONDS = 60             # one watch request; resumed after, as client-go's reflector does
@@ -111,8 +112,7 @@ class RolloutObserver:
 
     def _list(self, feed: _Feed) -> str:
         self.requests += 1
-        listing = feed.list_call(self.namespace, _preload_content=False, **feed.selector)
-        data = json.loads(listing.data)
+        data = read_json(feed.list_call, self.namespace, **feed.selector)
         with self._lock:
             feed.items = {item["metadata"]["name"]: item for item in data.get("items") or []}
             self._events += 1

@@ -9,7 +9,6 @@ the audit log and in the :class:`DeployResult`; the exit code follows from the o
 from __future__ import annotations
 
 import dataclasses
-import json
 import os
 import threading
 import time
@@ -30,13 +29,13 @@ from pipeline.deploy.apply import Applier, Change
 from pipeline.deploy.gated_rollout import GateOutcome, Rollout, is_ready
 from pipeline.deploy.image import parse_image
 from pipeline.deploy.observe import RolloutObserver
-from pipeline.deploy.render import Rendered, current_image, load_manifests, render
+from pipeline.deploy.render import Rendered, current_image, find_deployment, load_manifests, render
 from pipeline.deploy.result import DeployOutcome, DeployResult, StageRecord
 from pipeline.deploy.verification import Verification, Verifier
 from pipeline.exit_codes import ExitCode
-from pipeline.kube.client import api_client as make_api_client
+from pipeline.kube.client import api_client as make_api_client, read_json
 from pipeline.kube.rollout import revision
-from pipeline.lock import DeployLock, LeaseApi, LockHeld
+from pipeline.lock import DeployLock, LockHeld
 from pipeline.preflight.runner import run_preflight
 from pipeline.rollback import factory, policy, runner
 from pipeline.rollout.gates import GateCheck, RolloutProgress, plan_gates
@@ -167,10 +166,8 @@ class Deploy:
     def _prepare(self) -> None:
         with self._stage("validate", "image, manifests, cluster connection", refuse=ExitCode.USAGE):
             objects = load_manifests(self.config.kube.manifests)
-            default = next((c.get("image") for o in objects if o["kind"] == "Deployment"
-                            and o["metadata"]["name"] == self.config.kube.deployment
-                            for c in o["spec"]["template"]["spec"].get("containers", [])
-                            if c.get("name") == self.config.kube.container), None)
+            default = current_image(find_deployment(objects, self.config.kube.deployment),
+                                    self.config.kube.container)
             image = parse_image(self.request.image or default or "").raw
             self.result.image = image
             self.result.commit = self.request.commit or head_commit(self.config.rollback.git_repo)
@@ -183,9 +180,7 @@ class Deploy:
                                   tuple(self._known_secrets()))
 
     def _acquire_lock(self, stage: StageRecord) -> None:
-        lease_api = LeaseApi(self.api, self.config.kube.namespace)
-        self.lock = DeployLock(lease_api, self.config.app, self.config.name, info={"image": self.result.image},
-                               duration_seconds=self.config.rollout.lock_seconds)
+        self.lock = DeployLock.for_environment(self.config, self.api, info={"image": self.result.image})
         try:
             status = self.lock.acquire()
         except LockHeld as held:
@@ -381,13 +376,12 @@ class Deploy:
 
     def _read_deployment(self) -> dict[str, Any] | None:
         try:
-            response = client.AppsV1Api(self.api).read_namespaced_deployment(
-                self.config.kube.deployment, self.config.kube.namespace, _preload_content=False)
+            return read_json(client.AppsV1Api(self.api).read_namespaced_deployment,
+                             self.config.kube.deployment, self.config.kube.namespace)
         except ApiException as exc:
             if exc.status == 404:
                 return None
             raise
-        return json.loads(response.data)
 
     def _current_pods(self) -> list[str]:
         live = self._read_deployment()
@@ -396,8 +390,8 @@ class Deploy:
         apps, core = client.AppsV1Api(self.api), client.CoreV1Api(self.api)
         selector = ",".join(f"{k}={v}" for k, v in live["spec"]["selector"]["matchLabels"].items())
         ns = self.config.kube.namespace
-        replica_sets = self.api.sanitize_for_serialization(apps.list_namespaced_replica_set(ns, label_selector=selector).items)
-        pods = self.api.sanitize_for_serialization(core.list_namespaced_pod(ns, label_selector=selector).items)
+        replica_sets = read_json(apps.list_namespaced_replica_set, ns, label_selector=selector)["items"]
+        pods = read_json(core.list_namespaced_pod, ns, label_selector=selector)["items"]
         current = new_replicaset(live, replica_sets)
         names = set(new_pods(current, pods)) if current else set()
         return sorted(p["metadata"]["name"] for p in pods if p["metadata"]["name"] in names and is_ready(p))

@@ -56,8 +56,7 @@ def render(objects: list[dict[str, Any]], config: EnvConfig, image: str, change_
     for obj in rendered:
         if obj["kind"] not in CLUSTER_SCOPED:
             obj["metadata"]["namespace"] = config.kube.namespace
-    deployment = next((o for o in rendered if o["kind"] == "Deployment"
-                       and o["metadata"]["name"] == config.kube.deployment), None)
+    deployment = find_deployment(rendered, config.kube.deployment)
     if deployment is None:
         raise ManifestError(f"no Deployment named {config.kube.deployment!r} (kube.deployment) in "
                             f"{config.kube.manifests}/")
@@ -71,6 +70,10 @@ def render(objects: list[dict[str, Any]], config: EnvConfig, image: str, change_
     deployment["spec"]["progressDeadlineSeconds"] = config.rollout.progress_deadline_seconds
     deployment["metadata"].setdefault("annotations", {})[CHANGE_CAUSE] = change_cause
     return Rendered(rendered, deployment)
+
+
+def find_deployment(objects: list[dict[str, Any]], name: str) -> dict[str, Any] | None:
+    return next((o for o in objects if o["kind"] == "Deployment" and o["metadata"]["name"] == name), None)
 
 
 def current_image(deployment: dict[str, Any] | None, container: str) -> str | None:
