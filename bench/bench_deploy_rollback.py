@@ -31,7 +31,7 @@ sys.path.insert(0, str(ROOT))
 from pipeline.config import load_config  # noqa: E402
 from pipeline.deploy.gated_rollout import is_ready  # noqa: E402
 from pipeline.deploy.observe import RolloutObserver  # noqa: E402
-from pipeline.deploy.orchestrator import Deploy, DeployRequest  # noqa: E402
+from pipeline.deploy.engine import Deploy, DeployRequest  # noqa: E402
 from pipeline.kube.client import api_client  # noqa: E402
 from pipeline.sandbox.harness import Sandbox  # noqa: E402
 from pipeline.sandbox.supervisor import kubeconfig  # noqa: E402

@@ -18,13 +18,14 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from pipeline import ci
 from pipeline.config import ConfigError, load_config
-from pipeline.deploy.orchestrator import Deploy, DeployRequest
+from pipeline.deploy.engine import Deploy, DeployRequest
 from pipeline.deploy.result import DeployResult, StageRecord
 from pipeline.exit_codes import ExitCode
 from pipeline.report.markdown import append_summary, deploy_summary
 from pipeline.rollout.gates import GateCheck, RolloutProgress
 
-MARKS = {"passed": "[green]✓[/]", "failed": "[red]✗[/]", "error": "[red]![/]", "skipped": "[dim]-[/]"}
+MARKS = {"passed": "[green]✓[/]", "failed": "[red]✗[/]", "error": "[red]![/]", "skipped": "[dim]-[/]",
+         "interrupted": "[yellow]⏹[/]"}
 
 
 class TerminalEvents:
@@ -77,8 +78,10 @@ def _interrupt(signum: int, frame: object) -> None:
     "json": "print the full result as JSON on stdout (narration goes to stderr)",
     "json-file": "also write the result JSON to this file (the CI artifact)",
     "config": "configuration file (default pipeline.toml)",
+    "allow-kill-switch-off": "deploy although the kill switch is OFF (recorded; Klaviyo cannot be verified)",
 })
-def deploy(c, env="local", image="", dry_run=False, skip_check=None, json=False, json_file="", config="pipeline.toml"):
+def deploy(c, env="local", image=None, dry_run=False, skip_check=None, json=False, json_file="",
+           config="pipeline.toml", allow_kill_switch_off=False):
     """Deploy: lock, preflight, plan, gated rollout with verification, automatic rollback."""
     console = Console(stderr=json)
     try:
@@ -88,7 +91,8 @@ def deploy(c, env="local", image="", dry_run=False, skip_check=None, json=False,
         raise Exit(code=int(ExitCode.USAGE))
     signal.signal(signal.SIGTERM, _interrupt)
     console.print(f"[bold]deploy[/] {settings.app} to [bold]{env}[/]", highlight=False)
-    result = Deploy(settings, DeployRequest(image or None, dry_run, tuple(skip_check or ())),
+    result = Deploy(settings, DeployRequest(image, dry_run, tuple(skip_check or ()),
+                                            allow_kill_switch_off=allow_kill_switch_off),
                     TerminalEvents(console)).run()
     document = result.to_json()
     text = jsonlib.dumps(document, indent=2, default=str) + "\n"

@@ -15,6 +15,7 @@ class DeployOutcome(str, Enum):
     REFUSED = "refused"                  # stopped before any change (lock, preflight, bad input)
     ROLLED_BACK = "rolled_back"          # failed verification; the previous version is back and healthy
     ROLLBACK_FAILED = "rollback_failed"  # failed, and the rollback did not complete: page someone
+    UNHEALTHY = "unhealthy"              # nothing to roll out, but the live release failed verification
 
 
 EXIT_CODES = {
@@ -23,6 +24,7 @@ EXIT_CODES = {
     DeployOutcome.NOTHING_TO_DO: ExitCode.OK,
     DeployOutcome.ROLLED_BACK: ExitCode.ROLLED_BACK,
     DeployOutcome.ROLLBACK_FAILED: ExitCode.ROLLBACK_FAILED,
+    DeployOutcome.UNHEALTHY: ExitCode.FAILED_CHECK,
 }
 
 

@@ -5,7 +5,7 @@ from typing import Any
 
 from kubernetes import client
 
-from pipeline.deploy.orchestrator import Deploy, DeployRequest
+from pipeline.deploy.engine import Deploy, DeployRequest
 from pipeline.deploy.result import DeployResult
 from pipeline.kube.client import api_client
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.deploy.orchestrator import Deploy, DeployRequest
+from pipeline.deploy.engine import Deploy, DeployRequest
 from pipeline.deploy.result import DeployOutcome
 from pipeline.exit_codes import ExitCode
 from pipeline.kube.client import api_client

@@ -1,0 +1,199 @@
+"""``invoke deploy``'s engine: run the state machine to its end, whatever happens.
+
+    state = DeployState()
+    while not state.done:
+        state = entering(state)                 # from apply on, the cluster may change
+        record the intent in the Lease          # before any effect that may change it
+        event = effects.run(state)              # one adapter call; exceptions become events
+        state = advance(state, event)           # pure (pipeline.deploy.transitions)
+
+An exception, Ctrl-C or SIGTERM inside an effect is an event like any other, so every path
+reaches a final state: deployed, nothing_to_do, dry_run, refused, unhealthy, rolled_back or
+rollback_failed, each with its exit code. The lock is released at the end; its record (the
+intent) is kept when the outcome needs a follow-up, for the next deploy or rollback.
+"""
+from __future__ import annotations
+
+import os
+import time
+from typing import Any, Mapping, Protocol
+
+from kubernetes import client
+from kubernetes.client.exceptions import ApiException
+
+from pipeline import ci
+from pipeline.audit.log import AuditLog, default_path
+from pipeline.config import ConfigError, EnvConfig
+from pipeline.deploy.effects import DeployEffects
+from pipeline.deploy.render import ManifestError
+from pipeline.deploy.request import DeployRequest
+from pipeline.deploy.result import DeployOutcome, DeployResult, StageRecord
+from pipeline.deploy.state import DeployState, Event, Failed, Interrupted, Ok, Phase, Refused
+from pipeline.deploy.transitions import CHANGING_PHASES, advance, entering
+from pipeline.deploy.verification import Verifier
+from pipeline.exit_codes import ExitCode
+from pipeline.kube import retry
+from pipeline.kube.client import KubeConfigError
+from pipeline.rollout.gates import GateCheck, RolloutProgress
+from pipeline.secrets import SecretSource
+from pipeline.verify.podproxy import PodProxy
+from pipeline.verify.providers.pods import PodMetricsProvider
+from pipeline.verify.providers.prometheus import PrometheusProvider
+
+__all__ = ["Deploy", "DeployRequest", "Events", "QuietEvents"]
+USAGE_ERRORS = (ConfigError, ManifestError, KubeConfigError, ValueError, KeyError, OSError)
+BAD_INPUT = (ConfigError, ManifestError, KeyError)    # in the plan: a manifest or a secret is missing
+
+
+class Events(Protocol):
+    """What a front end (terminal, JSON) is told as the deploy goes."""
+
+    def stage_started(self, name: str, detail: str) -> None: ...
+
+    def stage_finished(self, record: StageRecord) -> None: ...
+
+    def progress(self, stage: str, progress: RolloutProgress, check: GateCheck) -> None: ...
+
+
+class QuietEvents:
+    def stage_started(self, name: str, detail: str) -> None:
+        pass
+
+    def stage_finished(self, record: StageRecord) -> None:
+        pass
+
+    def progress(self, stage: str, progress: RolloutProgress, check: GateCheck) -> None:
+        pass
+
+
+class Deploy:
+    def __init__(self, config: EnvConfig, request: DeployRequest, events: Events | None = None,
+                 environ: Mapping[str, str] | None = None, api: client.ApiClient | None = None,
+                 secrets: SecretSource | None = None) -> None:
+        self.config, self.request = config, request
+        self.events = events or QuietEvents()
+        self.environ = dict(os.environ if environ is None else environ)
+        context = ci.detect(self.environ)
+        self.result = DeployResult(config.name, config.app, request.image or "", actor=context.actor,
+                                   run_url=context.run_url)
+        self.effects = DeployEffects(config, request, self.result, self.environ, api, secrets, _verifier,
+                                     self.events.progress, self._rollback_action)
+        self.audit: AuditLog | None = None
+        self.state = DeployState(dry_run=request.dry_run, restore_flag=config.rollback.restore_flag)
+
+    def run(self) -> DeployResult:
+        start = time.monotonic()
+        try:
+            while not self.state.done:
+                self.state = self._step(self.state)
+        finally:
+            self._close()
+        state = self.state
+        reason = f"{self.result.image} {state.reason}" if state.outcome is DeployOutcome.DEPLOYED else state.reason
+        self.result.finish(state.outcome or DeployOutcome.ROLLBACK_FAILED, self.effects.scrub(reason),
+                           state.exit_code if state.exit_code is not None else ExitCode.ROLLBACK_FAILED)
+        self.result.duration_seconds = time.monotonic() - start
+        self._audit("deploy_finished", {"outcome": self.result.outcome.value, "exit_code": self.result.exit_code,
+                                        "reason": self.result.reason})
+        return self.result
+
+    # ------------------------------------------------------------------ one step
+    def _step(self, state: DeployState) -> DeployState:
+        state = entering(state)
+        record = StageRecord(state.stage, "passed", "")
+        self.events.stage_started(state.stage, state.phase.value)
+        started = time.monotonic()
+        event = self._perform(state)
+        record.duration_seconds = time.monotonic() - started
+        self._finish_stage(state, record, event)
+        return advance(state, event)
+
+    def _perform(self, state: DeployState) -> Event:
+        try:
+            if state.changed and state.phase in CHANGING_PHASES:
+                self.effects.record_intent(state)
+            event = self.effects.run(state)
+            if state.phase is Phase.PLAN and isinstance(event, Ok) and not state.dry_run:
+                self._open_audit_and_start(event)
+            return event
+        except KeyboardInterrupt:
+            return Interrupted()
+        except USAGE_ERRORS as exc:
+            if state.phase is Phase.VALIDATE or (state.phase is Phase.PLAN and isinstance(exc, BAD_INPUT)):
+                return Refused(ExitCode.USAGE, self.effects.scrub(f"{state.stage}: {_message(exc)}"))
+            return Failed("verification_error", self.effects.scrub(f"{type(exc).__name__}: {exc}"))
+        except ApiException as exc:
+            if state.phase is Phase.PLAN and exc.status in (400, 422):
+                return Refused(ExitCode.USAGE, self.effects.scrub(f"plan: {retry.describe(exc)}"))
+            return Failed("verification_error", self.effects.scrub(retry.describe(exc)))
+        except Exception as exc:  # noqa: BLE001 - an unexpected error is an event like any other
+            return Failed("verification_error", self.effects.scrub(f"{type(exc).__name__}: {exc}"))
+
+    def _finish_stage(self, state: DeployState, record: StageRecord, event: Event) -> None:
+        if isinstance(event, Ok):
+            record.detail, record.data = event.detail, dict(event.data)
+        elif isinstance(event, Interrupted):
+            record.status, record.detail = "interrupted", event.detail
+        else:
+            record.status, record.detail = "failed", event.detail
+        record.detail = self.effects.scrub(record.detail)
+        self.result.stages.append(record)
+        self.events.stage_finished(record)
+        if state.phase is not Phase.VALIDATE:
+            data = {k: v for k, v in record.data.items() if k != "verdicts"}
+            self._audit("stage", {"stage": record.name, "status": record.status, "detail": record.detail,
+                                  "duration_seconds": round(record.duration_seconds, 3), **data})
+
+    # ------------------------------------------------------------------ plumbing
+    def _close(self) -> None:
+        try:
+            self.effects.close(keep_record=self.state.needs_follow_up or not self.state.done)
+        except KeyboardInterrupt:
+            self.state = self.state.with_(phase=Phase.DONE, outcome=self.state.outcome or DeployOutcome.ROLLBACK_FAILED,
+                                          exit_code=ExitCode.INTERRUPTED,
+                                          reason=self.state.reason + "; interrupted while releasing the lock "
+                                          "(it expires by itself)")
+        except Exception as exc:  # noqa: BLE001 - the lock expires by itself; say so, keep the outcome
+            self.state = self.state.with_(reason=f"{self.state.reason}; could not release the lock "
+                                          f"({type(exc).__name__}); it expires by itself")
+
+    def _open_audit_and_start(self, planned: Ok) -> None:
+        try:
+            self.audit = AuditLog(default_path(self.config.name, self.environ), self.config.name, self.config.app,
+                                  tuple(self.effects.known_secrets()))
+        except (OSError, ValueError):
+            self.audit = None
+        intent = self.effects.intent
+        self._audit("deploy_started", {"image": self.result.image, "commit": self.result.commit,
+                                       "previous_image": self.result.previous_image,
+                                       "kill_switch_off_accepted": self.request.allow_kill_switch_off,
+                                       "changes": [c.get("kind", "") + "/" + c.get("name", "")
+                                                   for c in planned.data.get("changes", [])],
+                                       "deploy_id": intent.deploy_id if intent else None})
+
+    def _rollback_action(self, result: Any) -> None:
+        self.result.rollback.append(result.to_json())
+        self._audit("rollback_action", result.to_json())
+
+    def _audit(self, kind: str, data: dict[str, Any]) -> None:
+        if self.audit is None or self.request.dry_run:
+            return
+        try:
+            entry = self.audit.append(kind, data)
+            self.result.audit_head = entry["hash"]
+        except (OSError, ValueError):
+            pass                          # the audit log never decides a deploy's outcome
+
+
+def _message(exc: BaseException) -> str:
+    return str(exc.args[0]) if isinstance(exc, KeyError) and exc.args else str(exc)
+
+
+def _verifier(effects: DeployEffects, kill_switch_off_accepted: bool) -> Verifier:
+    config = effects.config
+    settings, kube = config.rollout, config.kube
+    proxy = PodProxy(effects.api, kube.namespace)
+    provider = (PrometheusProvider(settings.prometheus_url, kube.namespace, config.thresholds)
+                if settings.metrics_source == "prometheus"
+                else PodMetricsProvider(proxy, kube.health_port, config.thresholds, kube.metrics_path))
+    return Verifier(proxy, provider, kube.health_port, kube.health_path, None, kill_switch_off_accepted)
