@@ -17,6 +17,7 @@ MODULES = [
     ("pipeline.cli.test", "tasks"),
     ("pipeline.cli.preflight", "tasks"),
     ("pipeline.cli.rollback", "tasks"),
+    ("pipeline.cli.flag", "tasks"),
     ("pipeline.cli.deploy", "tasks"),
     ("pipeline.cli.history", "tasks"),
     ("pipeline.cli.audit", "audit"),

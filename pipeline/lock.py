@@ -226,7 +226,14 @@ class LeaseApi:
         return self._call("PUT", f"/{name}", body)
 
     def _call(self, method: str, suffix: str, body: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        """One request, retried on throttling, 5xx and cut connections (a 409 is the caller's to resolve)."""
+        from pipeline.kube import retry
+
+        return retry.call(lambda: self._once(method, suffix, body), retry.LEASE, retry_on=retry.transient_not_conflict)
+
+    def _once(self, method: str, suffix: str, body: Mapping[str, Any] | None) -> dict[str, Any]:
         from kubernetes.client.exceptions import ApiException
+        from urllib3.exceptions import HTTPError as Urllib3Error
 
         path = LEASES.format(namespace=self.namespace) + suffix
         headers = {"Accept": "application/json", "Content-Type": "application/json"}
@@ -238,6 +245,8 @@ class LeaseApi:
             response.read()
         except ApiException as exc:  # transport-level errors raised by the client
             raise ApiStatusError(exc.status or 0, str(exc.reason)) from None
+        except (OSError, Urllib3Error) as exc:   # a refused, cut or silent connection
+            raise ApiStatusError(0, f"{type(exc).__name__}: {exc}") from None
         if not 200 <= response.status < 300:
             raise ApiStatusError(response.status, _message(response.data))
         return json.loads(response.data or b"{}")

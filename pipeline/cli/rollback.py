@@ -23,7 +23,7 @@ from rich.table import Table
 from pipeline import ci
 from pipeline.audit import AuditError, AuditLog, default_path, entries
 from pipeline.config import ConfigError, EnvConfig, load_config
-from pipeline.deploy import recovery
+from pipeline.deploy.state import Intent
 from pipeline.exit_codes import ExitCode
 from pipeline.kube.client import api_client
 from pipeline.lock import DeployLock, LockHeld
@@ -95,24 +95,44 @@ def main(request: Request, environ: Mapping[str, str], out: Console, err: Consol
     except (ConfigError, policy.PolicyError, UsageError) as exc:
         err.print(f"[red]error:[/] {exc}", highlight=False)
         return int(ExitCode.USAGE)
+    flag_only = decision.mechanisms == ("flag",)
     try:
-        lock, unlocked_why = (None, "") if request.dry_run else take_lock(config)
+        # the kill switch never waits for the deploy lock: it is the on-call's fastest lever
+        lock, unlocked_why = (None, "") if request.dry_run or flag_only else take_lock(config)
     except LockHeld as held:
         err.print(f"[red]refused:[/] {held}; a running deploy rolls itself back on a failed verdict. "
-                  "See docs/runbook.md to act by hand.", highlight=False)
+                  "The kill switch alone (--via flag) does not wait for the lock. See docs/runbook.md.",
+                  highlight=False)
         return int(ExitCode.LOCKED)
     if unlocked_why:
         err.print(f"[yellow]warning:[/] proceeding without the deploy lock: {unlocked_why}", highlight=False)
-    interrupted = recovery.in_flight_of(lock.previous.info) if lock and lock.previous else None
-    if interrupted:
-        human.print(f"[yellow]an interrupted deploy of {interrupted.image} by {interrupted.holder} "
-                    f"(started {interrupted.started}) left its rollout unverified; undo returns to revision "
-                    f"{interrupted.from_revision} and resumes the deployment[/]", highlight=False)
+    dead = Intent.from_json((lock.previous.info or {}).get("in_flight")) if lock and lock.previous else None
+    unverified = dead if dead is not None and dead.changed and not dead.verified else None
+    if unverified:
+        human.print(f"[yellow]an interrupted deploy of {unverified.image} by {unverified.holder} (started "
+                    f"{unverified.started}, stopped at {unverified.phase}) left its release unverified; undo returns "
+                    f"to the release that was serving before it ({unverified.from_image}) and resumes the "
+                    "deployment[/]", highlight=False)
+    code = int(ExitCode.ROLLBACK_FAILED)
     try:
-        return _run(request, config, decision, environ, out, err, human, isatty, ask, interrupted)
+        code = _run(request, config, decision, environ, out, err, human, isatty, ask, unverified)
+        if code == ExitCode.OK and unverified and unverified.flag_turned_off and unverified.flag_before \
+                and "flag" not in decision.mechanisms:
+            code = _restore_dead_deploys_flag(config, human, err)
+        return code
     finally:
         if lock is not None:
-            lock.release(keep_record=bool(interrupted) and "undo" not in decision.mechanisms)
+            converged = code == ExitCode.OK and (unverified is None or "undo" in decision.mechanisms)
+            lock.release(keep_record=dead is not None and not converged)
+
+
+def _restore_dead_deploys_flag(config: EnvConfig, human: Console, err: Console) -> int:
+    """The dead deploy had turned the kill switch OFF (it was ON before): put it back."""
+    from pipeline.rollback.flag_kill_switch import FlagKillSwitch
+
+    result = FlagKillSwitch(config).turn_on("the interrupted deploy turned it off; its release is rolled back")
+    (human if result.ok else err).print(f" flag: {result.outcome.value} {result.detail}", highlight=False)
+    return int(ExitCode.OK if result.ok else ExitCode.ROLLBACK_FAILED)
 
 
 def take_lock(config: EnvConfig) -> tuple[DeployLock | None, str]:
@@ -132,12 +152,13 @@ def take_lock(config: EnvConfig) -> tuple[DeployLock | None, str]:
 
 def _run(request: Request, config: EnvConfig, decision: policy.Decision, environ: Mapping[str, str],
          out: Console, err: Console, human: Console, isatty: bool, ask: Callable[[str], str],
-         interrupted: recovery.InFlight | None) -> int:
+         interrupted: Intent | None) -> int:
     commit = request.commit or (deployed_commit_from_audit(config, environ) if "git" in decision.mechanisms else None)
-    to_revision = request.to_revision or (interrupted.from_revision or 0 if interrupted else 0)
+    to_template = interrupted.from_template if interrupted and not request.to_revision else None
     built = factory.build(decision.mechanisms, config, factory.Options(
-        to_revision=to_revision, commit=commit, resume_paused=interrupted is not None,
-        good_images=verified_images_from_audit(config, environ), on_progress=_progress_printer(human)))
+        to_revision=request.to_revision, commit=commit, resume_paused=interrupted is not None,
+        good_images=verified_images_from_audit(config, environ), on_progress=_progress_printer(human),
+        to_template=to_template))
     scrub = _scrubber(built)
     plans = [_plan(m, scrub) for m in built.mechanisms]
     human.print(_plan_table(config, plans, request))
@@ -303,7 +324,8 @@ def _scrubber(built: factory.Built) -> Callable[[str], str]:
     "env": "environment in pipeline.toml (required): local (the sandbox), staging, prod",
     "via": "mechanisms, comma separated: flag,undo,git (default: the environment's rollback.via); "
            "the flag always runs first",
-    "to-revision": "rollout undo to this revision (default: the previous one)",
+    "to-revision": "rollout undo to this revision (default: the newest revision whose image a deploy verified, "
+                   "never a release already rejected)",
     "commit": "git revert this commit (default: the commit the last deploy recorded)",
     "reason": "why: recorded in the revert commit and the audit log",
     "yes": "do not ask for confirmation (required in CI or without a terminal)",

@@ -39,6 +39,7 @@ class RetryPolicy:
 
 
 DEFAULT = RetryPolicy()
+LEASE = RetryPolicy(attempts=4, total_seconds=5.0)     # well inside a lease's duration
 
 
 def transient(error: BaseException) -> bool:
@@ -71,14 +72,23 @@ def _wait(policy: RetryPolicy) -> Callable[[RetryCallState], float]:
     return wait
 
 
+def transient_not_conflict(error: BaseException) -> bool:
+    """For writes that carry a resourceVersion (the Lease): a 409 means re-read, not resend."""
+    status = getattr(error, "status", None)
+    if status is not None and not isinstance(error, ApiException):
+        return status in RETRIED_STATUSES - {409} or status == 0
+    return transient(error) and not (isinstance(error, ApiException) and error.status == 409)
+
+
 def call(operation: Callable[[], T], policy: RetryPolicy = DEFAULT,
-         on_retry: Callable[[BaseException, int], None] | None = None) -> T:
+         on_retry: Callable[[BaseException, int], None] | None = None,
+         retry_on: Callable[[BaseException], bool] = transient) -> T:
     """Run ``operation`` until it succeeds, a final error, or the policy's bounds; raise the last error."""
     def before_sleep(state: RetryCallState) -> None:
         if on_retry is not None and state.outcome is not None:
             on_retry(state.outcome.exception(), state.attempt_number)   # type: ignore[arg-type]
 
-    retrying = Retrying(retry=retry_if_exception(transient), wait=_wait(policy), reraise=True,
+    retrying = Retrying(retry=retry_if_exception(retry_on), wait=_wait(policy), reraise=True,
                         stop=stop_after_attempt(policy.attempts) | stop_after_delay(policy.total_seconds),
                         before_sleep=before_sleep)
     return retrying(operation)

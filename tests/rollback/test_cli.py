@@ -30,6 +30,14 @@ events_url = "{flags_url}"
 observe_timeout_seconds = 1
 [env.test.rollback]
 via = ["git"]
+[env.both]
+[env.both.flags]
+api_url = "{flags_url}"
+stream_url = "{flags_url}"
+events_url = "{flags_url}"
+observe_timeout_seconds = 1
+[env.both.rollback]
+via = ["git", "flag"]
 """)
     return path
 
@@ -134,13 +142,21 @@ def test_commit_defaults_to_the_last_deployed_one_in_the_audit_log(setup, remote
 
 def test_partial_failure_is_rollback_failed_naming_what_remains(setup, remote):
     sha, config, environ = setup
-    code, out, _ = invoke_main(parse("test", via="git,flag", commit=sha, yes=True, json=True,
+    code, out, _ = invoke_main(parse("both", via="git,flag", commit=sha, yes=True, json=True,
                                      config=config), environ)
     document = json.loads(out)
     assert code == ExitCode.ROLLBACK_FAILED
     assert [r["mechanism"] for r in document["results"]] == ["flag", "git"]     # flag first
     assert document["summary"] == "rollback incomplete: done: git; remains: flag"
     assert "api-secret-token" not in out
+
+
+def test_via_is_limited_to_what_the_environment_allows(setup):
+    """`local` does not push git reverts; typing --via git must not push one anyway."""
+    sha, config, environ = setup
+    code, _, err = invoke_main(parse("test", via="flag", yes=True, config=config), environ)
+    assert code == ExitCode.USAGE
+    assert "--via flag: not allowed in this environment; its rollback.via allows: git" in err
 
 
 def test_exit_codes_through_invoke(setup):
@@ -205,5 +221,5 @@ def test_options_for_mechanisms_that_will_not_run_are_usage_errors(setup):
     sha, config, environ = setup                       # the config's rollback.via is ["git"]
     code, _, err = invoke_main(parse("test", to_revision="2", yes=True, config=config), environ)
     assert code == ExitCode.USAGE and "--to-revision applies to rollout undo" in err
-    code, _, err = invoke_main(parse("test", via="undo", commit=sha, yes=True, config=config), environ)
+    code, _, err = invoke_main(parse("both", via="flag", commit=sha, yes=True, config=config), environ)
     assert code == ExitCode.USAGE and "--commit applies to git revert" in err
