@@ -16,6 +16,7 @@ from typing import Any, Callable
 import yaml
 from aiohttp import web
 
+from pipeline.sandbox.kube import faults
 from pipeline.sandbox.kube import patch as patching
 from pipeline.sandbox.kube import protobuf
 from pipeline.sandbox.kube import resources as R
@@ -199,7 +200,8 @@ class ResourceHandlers:
                                 encoding=f"table:{include}" if as_table else "json", encoder=encoder)
         send_initial = query.get("sendInitialEvents", "").lower() == "true" or None
         return await watch.serve(request, self.hub, watcher, rv, timeout,
-                                 query.get("allowWatchBookmarks", "").lower() in ("1", "true"), send_initial)
+                                 query.get("allowWatchBookmarks", "").lower() in ("1", "true"), send_initial,
+                                 request.get(faults.CUT_AFTER))
 
     def render(self, request: web.Request, resource: Resource, items: list[Obj], single: bool = False,
                rv: int | None = None) -> web.Response:
