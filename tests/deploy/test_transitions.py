@@ -93,3 +93,17 @@ def test_changing_phases_mark_the_state_changed_before_their_effect():
 def test_a_final_state_stays_final():
     done = run(to_apply(), DeployState(dry_run=True))
     assert advance(done, Failed("x", "y")) == done
+
+
+def test_the_documented_state_diagram_names_every_phase_and_outcome():
+    import re
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parents[2] / "docs" / "deploy.md").read_text()
+    diagram = re.search(r"```mermaid\n(stateDiagram-v2.*?)```", text, re.S).group(1)
+    names = set(re.findall(r"\b[a-z_]+\b", diagram))
+    for phase in Phase:
+        if phase is not Phase.DONE:
+            assert phase.value.replace(" ", "_") in names, phase
+    for outcome in DeployOutcome:
+        assert outcome.value in names, outcome
