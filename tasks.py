@@ -18,6 +18,7 @@ MODULES = [
     ("pipeline.cli.preflight", "tasks"),
     ("pipeline.cli.rollback", "tasks"),
     ("pipeline.cli.flag", "tasks"),
+    ("pipeline.cli.abort", "tasks"),
     ("pipeline.cli.deploy", "tasks"),
     ("pipeline.cli.history", "tasks"),
     ("pipeline.cli.audit", "audit"),

@@ -100,10 +100,13 @@ def main(request: Request, environ: Mapping[str, str], out: Console, err: Consol
         # the kill switch never waits for the deploy lock: it is the on-call's fastest lever
         lock, unlocked_why = (None, "") if request.dry_run or flag_only else take_lock(config)
     except LockHeld as held:
-        err.print(f"[red]refused:[/] {held}; a running deploy rolls itself back on a failed verdict. "
-                  "The kill switch alone (--via flag) does not wait for the lock. See docs/runbook.md.",
-                  highlight=False)
-        return int(ExitCode.LOCKED)
+        # a running deploy: ask it to stop; it rolls its unverified release back by its policy
+        from pipeline.cli import abort
+
+        human.print(f"[yellow]{held}[/]: asking it to stop (the kill switch alone, --via flag, never waits)",
+                    highlight=False)
+        return abort.main(config, request.reason or "invoke rollback during a deploy", abort.DEFAULT_TIMEOUT,
+                          human, err)
     if unlocked_why:
         err.print(f"[yellow]warning:[/] proceeding without the deploy lock: {unlocked_why}", highlight=False)
     dead = Intent.from_json((lock.previous.info or {}).get("in_flight")) if lock and lock.previous else None

@@ -9,6 +9,7 @@ verifier, the lock's recorded intent.
 from __future__ import annotations
 
 import dataclasses
+import threading
 import time
 import uuid
 from datetime import datetime, timezone
@@ -18,6 +19,7 @@ from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
 from pipeline import ci
+from pipeline.abort import AbortRequest, AbortWatch
 from pipeline.config import EnvConfig
 from pipeline.deploy import recovery
 from pipeline.deploy.apply import Applier
@@ -30,8 +32,9 @@ from pipeline.deploy.state import DeployState, Event, Failed, Intent, Ok, Phase,
 from pipeline.deploy.verification import Verification, Verifier
 from pipeline.exit_codes import ExitCode
 from pipeline.kube import history, retry
-from pipeline.kube.client import api_client as make_api_client, read_json
+from pipeline.kube.client import RequestCounter, api_client as make_api_client, read_json
 from pipeline.kube.informer import ClusterView
+from pipeline.kube.rollout import rollout_status
 from pipeline.lock import DeployLock, LockHeld
 from pipeline.preflight.runner import run_preflight
 from pipeline.rollback import factory, policy, runner
@@ -59,7 +62,11 @@ class DeployEffects:
         self.intent: Intent | None = None
         self.view: ClusterView | None = None
         self.match_labels: dict[str, str] = {}
+        self.requests = RequestCounter.attach(api) if api is not None else None
         self.gate_pods: list[str] = []        # the new pods the last gate counted
+        self.stop = threading.Event()         # set when an abort is requested: waits end early
+        self.aborted: AbortRequest | None = None
+        self.abort_watch: AbortWatch | None = None
 
     # ------------------------------------------------------------------ dispatch
     def run(self, state: DeployState) -> Event:
@@ -80,16 +87,35 @@ class DeployEffects:
                                           flag_turned_off=state.flag_turned_off)
         retry.call(lambda: self.lock.record(in_flight=self.intent.to_json()) if self.lock and self.intent else None)
 
-    def close(self, keep_record: bool) -> None:
+    def close(self, keep_record: bool, outcome: dict[str, Any] | None = None) -> None:
+        if self.abort_watch is not None:
+            self.abort_watch.close()
         if self.view is not None:
             self.view.close()
         if self.lock is not None:
-            self.lock.release(keep_record=keep_record)
+            self.lock.release(keep_record=keep_record, outcome=outcome)
+
+    def abort(self, request: AbortRequest) -> None:
+        """Another process asked this deploy to stop (pipeline.abort): end every wait now."""
+        self.aborted = request
+        self.stop.set()
+        if self.view is not None:
+            self.view.interrupt(request.describe())
+
+    def take_abort(self) -> AbortRequest | None:
+        """The abort request, once: the rollback that follows must run to its end, uninterrupted."""
+        request, self.aborted = self.aborted, None
+        if request is not None:
+            self.stop.clear()
+            if self.view is not None:
+                self.view.cancel_interrupt()
+        return request
 
     @property
     def api(self) -> client.ApiClient:
         if self._api is None:
             self._api = make_api_client(self.config.kube)
+            self.requests = RequestCounter.attach(self._api)
         return self._api
 
     # ------------------------------------------------------------------ before any change
@@ -122,6 +148,7 @@ class DeployEffects:
         except LockHeld as held:
             self.lock = None
             return Refused(ExitCode.LOCKED, str(held))
+        self.abort_watch = AbortWatch(self.api, self.config.kube.namespace, self.lock.name, self.abort).start()
         previous = self.lock.previous
         taken = f"; took over from {previous.holder} ({previous.reason})" if previous and previous.holder else ""
         return Ok(f"held by {self.lock.identity} until renewed{taken}",
@@ -237,6 +264,10 @@ class DeployEffects:
         return Ok(run.summary(), data) if undone else Failed(kind, run.summary())
 
     def verify_rollback(self, state: DeployState) -> Event:
+        settled = self._view().wait_until(lambda s: s if s.deployment and rollout_status(s.deployment).done
+                                          else None, time.monotonic() + self.config.rollout.progress_deadline_seconds)
+        if settled is None:
+            return Failed("rollout_stuck", "the rollback's rollout did not complete in the deploy's view")
         accept_off = state.flag_turned_off or state.flag_before is False
         verification = self._verifier(self, accept_off).health("after rollback", self.current_pods())
         return self._verdict(verification)

@@ -34,6 +34,7 @@ from pipeline.deploy.verification import Verifier
 from pipeline.exit_codes import ExitCode
 from pipeline.kube import retry
 from pipeline.kube.client import KubeConfigError
+from pipeline.kube.informer import Interrupted as ViewInterrupted
 from pipeline.rollout.gates import GateCheck, RolloutProgress
 from pipeline.secrets import SecretSource
 from pipeline.verify.podproxy import PodProxy
@@ -85,7 +86,10 @@ class Deploy:
         start = time.monotonic()
         try:
             while not self.state.done:
-                self.state = self._step(self.state)
+                try:
+                    self.state = self._step(self.state)
+                except KeyboardInterrupt:        # between effects (printing, recording): same rule
+                    self.state = advance(entering(self.state), self._unless_aborted(Interrupted()))
         finally:
             self._close()
         state = self.state
@@ -93,6 +97,8 @@ class Deploy:
         self.result.finish(state.outcome or DeployOutcome.ROLLBACK_FAILED, self.effects.scrub(reason),
                            state.exit_code if state.exit_code is not None else ExitCode.ROLLBACK_FAILED)
         self.result.duration_seconds = time.monotonic() - start
+        counter = self.effects.requests
+        self.result.kube_requests = dict(counter.by_verb, total=counter.total) if counter else {}
         self._audit("deploy_finished", {"outcome": self.result.outcome.value, "exit_code": self.result.exit_code,
                                         "reason": self.result.reason})
         return self.result
@@ -115,9 +121,9 @@ class Deploy:
             event = self.effects.run(state)
             if state.phase is Phase.PLAN and isinstance(event, Ok) and not state.dry_run:
                 self._open_audit_and_start(event)
-            return event
-        except KeyboardInterrupt:
-            return Interrupted()
+            return self._unless_aborted(event)
+        except (KeyboardInterrupt, ViewInterrupted):
+            return self._unless_aborted(Interrupted())
         except USAGE_ERRORS as exc:
             if state.phase is Phase.VALIDATE or (state.phase is Phase.PLAN and isinstance(exc, BAD_INPUT)):
                 return Refused(ExitCode.USAGE, self.effects.scrub(f"{state.stage}: {_message(exc)}"))
@@ -128,6 +134,11 @@ class Deploy:
             return Failed("verification_error", self.effects.scrub(retry.describe(exc)))
         except Exception as exc:  # noqa: BLE001 - an unexpected error is an event like any other
             return Failed("verification_error", self.effects.scrub(f"{type(exc).__name__}: {exc}"))
+
+    def _unless_aborted(self, event: Event) -> Event:
+        """An abort request turns whatever the effect reported into an interruption."""
+        request = self.effects.take_abort()
+        return Interrupted(request.describe()) if request is not None else event
 
     def _finish_stage(self, state: DeployState, record: StageRecord, event: Event) -> None:
         if isinstance(event, Ok):
@@ -147,7 +158,10 @@ class Deploy:
     # ------------------------------------------------------------------ plumbing
     def _close(self) -> None:
         try:
-            self.effects.close(keep_record=self.state.needs_follow_up or not self.state.done)
+            state = self.state
+            self.effects.close(keep_record=state.needs_follow_up or not state.done, outcome={
+                "outcome": state.outcome.value if state.outcome else None, "exit_code": state.exit_code,
+                "reason": self.effects.scrub(state.reason)[:500], "image": self.result.image})
         except KeyboardInterrupt:
             self.state = self.state.with_(phase=Phase.DONE, outcome=self.state.outcome or DeployOutcome.ROLLBACK_FAILED,
                                           exit_code=ExitCode.INTERRUPTED,
@@ -196,4 +210,4 @@ def _verifier(effects: DeployEffects, kill_switch_off_accepted: bool) -> Verifie
     provider = (PrometheusProvider(settings.prometheus_url, kube.namespace, config.thresholds)
                 if settings.metrics_source == "prometheus"
                 else PodMetricsProvider(proxy, kube.health_port, config.thresholds, kube.metrics_path))
-    return Verifier(proxy, provider, kube.health_port, kube.health_path, None, kill_switch_off_accepted)
+    return Verifier(proxy, provider, kube.health_port, kube.health_path, effects.stop, kill_switch_off_accepted)

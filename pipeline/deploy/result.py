@@ -55,6 +55,7 @@ class DeployResult:
     rollback: list[dict[str, Any]] = field(default_factory=list)
     audit_head: str | None = None        # hash of the last audit entry written (an anchor)
     duration_seconds: float = 0.0
+    kube_requests: dict[str, int] = field(default_factory=dict)   # Kubernetes API requests, by verb + total
 
     def finish(self, outcome: DeployOutcome, reason: str, exit_code: int | None = None) -> "DeployResult":
         self.outcome, self.reason = outcome, reason
@@ -69,5 +70,5 @@ class DeployResult:
             "duration_seconds": round(self.duration_seconds, 3),
             "stages": [vars(s) | {"duration_seconds": round(s.duration_seconds, 3)} for s in self.stages],
             "preflight": self.preflight, "verdicts": self.verdicts, "rollback": self.rollback,
-            "audit_head": self.audit_head,
+            "audit_head": self.audit_head, "kube_requests": self.kube_requests,
         }

@@ -138,6 +138,10 @@ class Informer:
         self.notify(self.name)
 
 
+class Interrupted(Exception):
+    """Raised out of a wait when someone asked the waiter to stop (an abort request)."""
+
+
 class ClusterView:
     """``with ClusterView.of(api, ns, name, labels) as view: view.wait_until(check, deadline)``.
 
@@ -164,6 +168,7 @@ class ClusterView:
         self._changes: queue.Queue[str | BaseException] = queue.Queue()
         self._stop = threading.Event()
         self._count = 0
+        self._interrupt: str | None = None
         self.informers = {name: Informer(name, getattr(calls[name][0], calls[name][1]), namespace, calls[name][2],
                                          self._changes.put, self._stop, give_up_seconds) for name in feeds}
         self._threads = [threading.Thread(target=inf.run, daemon=True, name=f"informer {name}")
@@ -179,6 +184,15 @@ class ClusterView:
 
     def close(self) -> None:
         self._stop.set()
+
+    def interrupt(self, reason: str) -> None:
+        """Wake whoever waits on this view: their wait raises :class:`Interrupted` (once)."""
+        self._interrupt = reason
+        self._changes.put("interrupt")
+
+    def cancel_interrupt(self) -> None:
+        """The interruption was handled elsewhere: later waits proceed normally."""
+        self._interrupt = None
 
     @property
     def requests(self) -> int:
@@ -226,6 +240,9 @@ class ClusterView:
     def _take(self, item: str | BaseException) -> None:
         if isinstance(item, BaseException):
             raise item
+        if self._interrupt is not None:
+            reason, self._interrupt = self._interrupt, None
+            raise Interrupted(reason)
         self._count += 1
 
     def wait_until(self, check: Callable[[Snapshot], T | None], deadline: float) -> T | None:
