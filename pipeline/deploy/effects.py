@@ -268,8 +268,10 @@ class DeployEffects:
                                           else None, time.monotonic() + self.config.rollout.progress_deadline_seconds)
         if settled is None:
             return Failed("rollout_stuck", "the rollback's rollout did not complete in the deploy's view")
-        accept_off = state.flag_turned_off or state.flag_before is False
-        verification = self._verifier(self, accept_off).health("after rollback", self.current_pods())
+        # The previous release was verified when it was deployed; here its pods must be back and
+        # healthy as far as they can tell. With the kill switch OFF (turned off by this rollback,
+        # or by on-call meanwhile) they cannot probe Klaviyo: the restore-flag step proves that.
+        verification = self._verifier(self, True).health("after rollback", self.current_pods())
         return self._verdict(verification)
 
     def restore_flag(self, state: DeployState) -> Event:
