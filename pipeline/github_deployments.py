@@ -62,7 +62,7 @@ class Deployments:
         if not self._usable():
             return False
         assert self.api is not None and self.target is not None
-        target = self.target
+        api, target = self.api, self.target
         self.replaced = self._guarded(self._newest_successful, "find the deployment this one replaces")
         if not self._usable():
             return False
@@ -70,7 +70,7 @@ class Deployments:
                 "auto_merge": False, "required_contexts": [],   # CI gated the commit before the deploy job
                 "description": _clip(description or f"{target.task} {target.image}"),
                 "payload": {"image": target.image, "digest": digest_of(target.image), **target.payload}}
-        created = self._guarded(lambda: self.api.post("/deployments", body), "create the deployment")
+        created = self._guarded(lambda: api.post("/deployments", body), "create the deployment")
         if not isinstance(created, dict) or not isinstance(created.get("id"), int):
             if created is not None:
                 self.warn(f"GitHub deployment for {target.environment} not created: "
@@ -104,9 +104,10 @@ class Deployments:
     # --- calls -----------------------------------------------------------------------------
     def _post_status(self, deployment: int, state: str, description: str) -> bool:
         assert self.api is not None and self.target is not None
+        api = self.api
         body = {"state": state, "description": _clip(description), "log_url": self.target.log_url,
                 "environment_url": self.target.environment_url, "auto_inactive": False}
-        answer = self._guarded(lambda: self.api.post(f"/deployments/{deployment}/statuses", body),
+        answer = self._guarded(lambda: api.post(f"/deployments/{deployment}/statuses", body),
                                f"post {state} on deployment {deployment}")
         if answer is None:
             return False
