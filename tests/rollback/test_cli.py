@@ -30,6 +30,7 @@ events_url = "{flags_url}"
 observe_timeout_seconds = 1
 [env.test.rollback]
 via = ["git"]
+git_push_branch = "main"
 """)
     return path
 
