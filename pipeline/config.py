@@ -173,8 +173,8 @@ def load_config(env: str, path: str | Path = DEFAULT_CONFIG_FILE,
     config = _build(EnvConfig, merged, f"env.{env}", name=env)
     validate(config)
     if config.promote_from and config.promote_from not in envs:
-        raise ConfigError(f"env.{env}.promote_from: {config.promote_from!r} is not an environment of {path} "
-                          f"({', '.join(sorted(envs))})")
+        raise ConfigError(f"env.{env}.promote_from: {config.promote_from!r} is not an environment in this file "
+                          f"(defined: {', '.join(sorted(envs))})")
     return dataclasses.replace(config, variables=variables)
 
 
@@ -217,6 +217,10 @@ def validate(config: EnvConfig) -> None:
                           "revision date YYYY-MM-DD (optionally .pre)")
     if config.promote_from == config.name:
         raise ConfigError(f"{prefix}.promote_from: an environment cannot promote from itself")
+    for key in ("slack_webhook", "webhook"):
+        if "://" in getattr(config.notify, key):
+            raise ConfigError(f"{prefix}.notify.{key} names the secret holding the URL (e.g. SLACK_WEBHOOK_URL), "
+                              "not the URL itself")
     for event in config.notify.on:
         if event not in NOTIFY_EVENTS:
             raise ConfigError(f"{prefix}.notify.on: unknown event {event!r}; accepted: {', '.join(NOTIFY_EVENTS)}")
