@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Iterable, Protocol
+from typing import Any, Iterable, Mapping, Protocol
 
 DIGEST = re.compile(r"@(sha256:[0-9a-f]{64})$")
 VERIFIED = frozenset({"deployed"})                                  # rolled out through every gate and baked
@@ -105,6 +105,22 @@ def newest_decisive(records: Iterable[DeployRecord], digest: str) -> DeployRecor
     """The newest record of ``digest`` that verified or rejected it (others say nothing of it)."""
     decisive = [r for r in records if r.digest == digest and r.outcome in VERIFIED | REJECTED]
     return max(decisive, key=lambda r: r.time, default=None)
+
+
+def records_from_audit(entries: Iterable[Mapping[str, Any]]) -> list[Record]:
+    """Deploy records from today's audit log entries (oldest first): the image of each run's
+    ``deploy_started`` with the outcome and time of its ``deploy_finished``. An adapter until the
+    record store is the source; runs that never finished are not records."""
+    images: dict[str, str] = {}
+    records = []
+    for entry in entries:
+        data, run = entry.get("data") or {}, str(entry.get("run", ""))
+        if entry.get("kind") == "deploy_started" and data.get("image"):
+            images[run] = str(data["image"])
+        elif entry.get("kind") == "deploy_finished" and run in images and data.get("outcome"):
+            time = datetime.fromisoformat(str(entry["time"]).replace("Z", "+00:00"))
+            records.append(Record(images[run], digest_of(images[run]), str(data["outcome"]), time))
+    return records
 
 
 def _override_reason(override: str | None) -> str | None:

@@ -104,3 +104,24 @@ def test_an_override_of_a_verified_digest_is_not_needed_and_not_recorded_as_used
 def test_an_override_without_a_reason_is_a_usage_error(override):
     with pytest.raises(PromotionError, match="--promotion-override needs a reason"):
         decide("prod", "staging", IMAGE, [], override=override)
+
+
+def test_records_from_todays_audit_log_feed_the_decision(tmp_path):
+    from pipeline.audit import AuditLog, entries
+    from pipeline.promotion import records_from_audit
+
+    def invocation() -> AuditLog:                             # each deploy has a run of its own
+        return AuditLog(tmp_path / "staging.jsonl", "staging", "klaviyo-sync")
+
+    for image, outcome in ((IMAGE, "deployed"), (f"ghcr.io/acme/klaviyo-sync@{BAD}", "rolled_back"),
+                           ("klaviyo-sync:1.4.0", "deployed")):
+        log = invocation()
+        log.append("deploy_started", {"image": image, "commit": "abc"})
+        log.append("stage", {"name": "bake"})
+        log.append("deploy_finished", {"outcome": outcome})
+    invocation().append("deploy_started", {"image": f"ghcr.io/acme/klaviyo-sync@{BAD}"})   # killed: no record
+    records = records_from_audit(entries(tmp_path / "staging.jsonl"))
+    assert [(r.digest, r.outcome) for r in records] == [(GOOD, "deployed"), (BAD, "rolled_back"), (None, "deployed")]
+    assert records[0].time.tzinfo is not None
+    assert decide("prod", "staging", IMAGE, records).allowed
+    assert not decide("prod", "staging", f"ghcr.io/acme/klaviyo-sync@{BAD}", records).allowed
