@@ -14,8 +14,8 @@ from typing import Mapping
 from pipeline import ci
 from pipeline.config import EnvConfig
 from pipeline.notify import Delivery, Event, Notifier, deliver
-from pipeline.notify.slack import SlackWebhook
-from pipeline.notify.webhook import JsonWebhook
+from pipeline.notify.slack import slack_webhook
+from pipeline.notify.webhook import json_webhook
 from pipeline.secrets import SecretSource
 
 
@@ -41,8 +41,8 @@ def for_environment(config: EnvConfig, secrets: SecretSource, environ: Mapping[s
     settings = config.notify
     notifiers: list[Notifier] = []
     problems: list[str] = []
-    for key, secret_name, build in (("slack_webhook", settings.slack_webhook, SlackWebhook),
-                                    ("webhook", settings.webhook, JsonWebhook)):
+    for key, secret_name, build in (("slack_webhook", settings.slack_webhook, slack_webhook),
+                                    ("webhook", settings.webhook, json_webhook)):
         if not secret_name:
             continue
         try:

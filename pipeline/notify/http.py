@@ -1,16 +1,30 @@
-"""POST one JSON body to a webhook URL (a secret) and say what happened, never raising."""
+"""A webhook driver: POST one JSON body (the driver's rendering of the event) to a URL that is
+a secret, and say what happened, never raising."""
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from typing import Any, Callable
 from urllib.parse import parse_qsl, urlsplit
 
 import httpx
 
-from pipeline.notify import Delivery
+from pipeline.notify import Delivery, Event
 from pipeline.secrets import Secret, redact
 
 Accept = Callable[[httpx.Response], bool]
+
+
+@dataclass(frozen=True)
+class Webhook:
+    """A :class:`~pipeline.notify.Notifier`: ``render`` makes the body (Slack's, or the generic one)."""
+    url: Secret
+    name: str
+    render: Callable[[Event], dict[str, Any]]
+    transport: httpx.BaseTransport | None = None
+
+    def send(self, event: Event, timeout: float) -> Delivery:
+        return post_json(self.name, self.url, self.render(event), timeout, transport=self.transport)
 
 
 def post_json(name: str, url: Secret, body: dict[str, Any], timeout: float,

@@ -7,27 +7,18 @@ is a failed delivery naming Slack's word for it.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
-import httpx
-
-from pipeline.notify import Delivery, Event
-from pipeline.notify.http import post_json
+from pipeline.notify import Event
+from pipeline.notify.http import Webhook
 from pipeline.secrets import Secret
 
 HEADER_MAX = 150
 SECTION_MAX = 3000
 
 
-@dataclass(frozen=True)
-class SlackWebhook:
-    url: Secret
-    name: str = "slack"
-    transport: httpx.BaseTransport | None = None
-
-    def send(self, event: Event, timeout: float) -> Delivery:
-        return post_json(self.name, self.url, payload(event), timeout, transport=self.transport)
+def slack_webhook(url: Secret) -> Webhook:
+    return Webhook(url, "slack", payload)
 
 
 def payload(event: Event) -> dict[str, Any]:

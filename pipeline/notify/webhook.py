@@ -1,26 +1,17 @@
 """Generic JSON webhook: one POST of the event as JSON; any 2xx is delivered."""
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
-import httpx
-
-from pipeline.notify import Delivery, Event
-from pipeline.notify.http import post_json
+from pipeline.notify import Event
+from pipeline.notify.http import Webhook
 from pipeline.secrets import Secret
 
 SCHEMA = "klaviyo-k8s-pipeline/notification/v1"
 
 
-@dataclass(frozen=True)
-class JsonWebhook:
-    url: Secret
-    name: str = "webhook"
-    transport: httpx.BaseTransport | None = None
-
-    def send(self, event: Event, timeout: float) -> Delivery:
-        return post_json(self.name, self.url, payload(event), timeout, transport=self.transport)
+def json_webhook(url: Secret) -> Webhook:
+    return Webhook(url, "webhook", payload)
 
 
 def payload(event: Event) -> dict[str, Any]:

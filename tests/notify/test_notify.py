@@ -12,8 +12,7 @@ import pytest
 from pipeline.config import load_config
 from pipeline.notify import Delivery, Event, deliver
 from pipeline.notify.configured import for_environment, runbook_link
-from pipeline.notify.slack import SlackWebhook
-from pipeline.notify.webhook import JsonWebhook
+from pipeline.notify.slack import slack_webhook
 from pipeline.secrets import MappingSource, Secret
 from tests.ship.receivers import Answer, Receiver
 
@@ -125,7 +124,7 @@ def test_nobody_listening_is_a_failed_delivery(tmp_path):
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     url = Secret("SLACK_WEBHOOK_URL", f"http://127.0.0.1:{port}{SECRET_PATH}")
-    (sent,) = deliver([SlackWebhook(url)], Event("rolled_back", "a", "prod", IMAGE, "x"), 0.5)
+    (sent,) = deliver([slack_webhook(url)], Event("rolled_back", "a", "prod", IMAGE, "x"), 0.5)
     assert not sent.ok and sent.detail == "could not send (ConnectError)"
 
 
