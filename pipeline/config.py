@@ -104,13 +104,31 @@ class RollbackSettings:
     restore_flag: bool = True            # after an automatic undo, turn the kill switch back on and re-verify
     git_repo: str = "."                  # the checkout whose deploy commit a git revert undoes
     git_remote: str = "origin"
-    git_branch: str = "main"
+    git_branch: str = "main"             # the branch the deploy commit is on; the revert is built on it
+    git_push_branch: str = ""            # empty: a branch of its own + a pull request; else push there
+
+
+@dataclass(frozen=True)
+class NotifySettings:
+    """Who hears about a rollback. The URLs are secrets: these name them in the secret source."""
+    slack_webhook: str = ""              # name of the Slack-compatible incoming-webhook URL; empty: none
+    webhook: str = ""                    # name of a generic JSON webhook URL; empty: none
+    on: tuple[str, ...] = ("rolled_back", "rollback_failed", "abort")
+    timeout_seconds: float = 3.0         # the longest a notification may delay the deploy
+    runbook_url: str = ""                # empty: docs/runbook.md at the run's commit (in Actions)
+
+
+@dataclass(frozen=True)
+class GitHubSettings:
+    deployments: bool = True             # in Actions: record GitHub Deployments and their statuses
+    environment_url: str = ""            # the environment's URL shown on GitHub
 
 
 @dataclass(frozen=True)
 class EnvConfig:
     name: str
     app: str = "klaviyo-sync"
+    promote_from: str = ""               # images must carry a digest verified there first; empty: any image
     kube: KubeSettings = field(default_factory=KubeSettings)
     klaviyo: KlaviyoSettings = field(default_factory=KlaviyoSettings)
     secrets: SecretSettings = field(default_factory=SecretSettings)
@@ -118,12 +136,15 @@ class EnvConfig:
     thresholds: Thresholds = field(default_factory=Thresholds)
     rollout: RolloutSettings = field(default_factory=RolloutSettings)
     rollback: RollbackSettings = field(default_factory=RollbackSettings)
+    notify: NotifySettings = field(default_factory=NotifySettings)
+    github: GitHubSettings = field(default_factory=GitHubSettings)
     variables: Mapping[str, str] = field(default_factory=dict, compare=False, repr=False)
 
 
 ROLLBACK_MECHANISMS = ("flag", "undo", "git")
 SECRET_SOURCES = ("env", "file", "kubernetes")
 METRICS_SOURCES = ("pods", "prometheus")
+NOTIFY_EVENTS = ("deployed", "rolled_back", "rollback_failed", "abort", "rollback")
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
 
@@ -151,6 +172,9 @@ def load_config(env: str, path: str | Path = DEFAULT_CONFIG_FILE,
         raise ConfigError(f"unknown setting env.{env}.name; an environment's name is its table name (--env)")
     config = _build(EnvConfig, merged, f"env.{env}", name=env)
     validate(config)
+    if config.promote_from and config.promote_from not in envs:
+        raise ConfigError(f"env.{env}.promote_from: {config.promote_from!r} is not an environment in this file "
+                          f"(defined: {', '.join(sorted(envs))})")
     return dataclasses.replace(config, variables=variables)
 
 
@@ -191,6 +215,15 @@ def validate(config: EnvConfig) -> None:
     if not re.fullmatch(r"\d{4}-\d{2}-\d{2}(\.pre)?", config.klaviyo.revision):
         raise ConfigError(f"{prefix}.klaviyo.revision: {config.klaviyo.revision!r} is not a "
                           "revision date YYYY-MM-DD (optionally .pre)")
+    if config.promote_from == config.name:
+        raise ConfigError(f"{prefix}.promote_from: an environment cannot promote from itself")
+    for key in ("slack_webhook", "webhook"):
+        if "://" in getattr(config.notify, key):
+            raise ConfigError(f"{prefix}.notify.{key} names the secret holding the URL (e.g. SLACK_WEBHOOK_URL), "
+                              "not the URL itself")
+    for event in config.notify.on:
+        if event not in NOTIFY_EVENTS:
+            raise ConfigError(f"{prefix}.notify.on: unknown event {event!r}; accepted: {', '.join(NOTIFY_EVENTS)}")
     for gate in config.rollout.gates:
         if not re.fullmatch(r"[1-9]\d*%?", gate) or (gate.endswith("%") and int(gate[:-1]) > 100):
             raise ConfigError(f"{prefix}.rollout.gates: {gate!r} is neither a pod count (\"1\") "

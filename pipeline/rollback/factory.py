@@ -71,10 +71,13 @@ def _undo(config: EnvConfig, options: Options, built: Built) -> Mechanism:
 
 
 def _git(config: EnvConfig, options: Options, built: Built) -> Mechanism:
+    from pipeline.github_api import GitHubApi, repository_from_environ
     from pipeline.rollback.git_revert import GitRevert
 
+    repository = repository_from_environ(config.variables)      # in Actions: the pull request is opened
     return GitRevert(config.rollback.git_repo, options.commit, config.rollback.git_remote,
-                     config.rollback.git_branch)
+                     config.rollback.git_branch, push_branch=config.rollback.git_push_branch,
+                     github=GitHubApi(repository) if repository else None)
 
 
 BUILDERS: dict[str, Callable[[EnvConfig, Options, Built], Mechanism]] = {"flag": _flag, "undo": _undo, "git": _git}

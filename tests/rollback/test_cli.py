@@ -30,6 +30,7 @@ events_url = "{flags_url}"
 observe_timeout_seconds = 1
 [env.test.rollback]
 via = ["git"]
+git_push_branch = "main"
 [env.both]
 [env.both.flags]
 api_url = "{flags_url}"
@@ -38,6 +39,7 @@ events_url = "{flags_url}"
 observe_timeout_seconds = 1
 [env.both.rollback]
 via = ["git", "flag"]
+git_push_branch = "main"
 """)
     return path
 
