@@ -48,6 +48,9 @@ class TerminalEvents:
             self.bar.update(self.task, total=max(progress.replicas, 1), completed=progress.updated_available,
                             text=check.detail)
 
+    def warn(self, text: str) -> None:
+        self.console.print(f"[yellow]warning:[/] {text}", highlight=False)
+
     def stage_finished(self, record: StageRecord) -> None:
         if self.bar is not None:
             self.bar.stop()
@@ -79,9 +82,10 @@ def _interrupt(signum: int, frame: object) -> None:
     "json-file": "also write the result JSON to this file (the CI artifact)",
     "config": "configuration file (default pipeline.toml)",
     "allow-kill-switch-off": "deploy although the kill switch is OFF (recorded; Klaviyo cannot be verified)",
+    "promotion-override": "reason to deploy a digest its promote_from environment never verified (recorded)",
 })
 def deploy(c, env="local", image=None, dry_run=False, skip_check=None, json=False, json_file="",
-           config="pipeline.toml", allow_kill_switch_off=False):
+           config="pipeline.toml", allow_kill_switch_off=False, promotion_override=None):
     """Deploy: lock, preflight, plan, gated rollout with verification, automatic rollback."""
     console = Console(stderr=json)
     try:
@@ -92,7 +96,8 @@ def deploy(c, env="local", image=None, dry_run=False, skip_check=None, json=Fals
     signal.signal(signal.SIGTERM, _interrupt)
     console.print(f"[bold]deploy[/] {settings.app} to [bold]{env}[/]", highlight=False)
     result = Deploy(settings, DeployRequest(image, dry_run, tuple(skip_check or ()),
-                                            allow_kill_switch_off=allow_kill_switch_off),
+                                            allow_kill_switch_off=allow_kill_switch_off,
+                                            promotion_override=promotion_override),
                     TerminalEvents(console)).run()
     document = result.to_json()
     text = jsonlib.dumps(document, indent=2, default=str) + "\n"

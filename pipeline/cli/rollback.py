@@ -178,8 +178,12 @@ def _run(request: Request, config: EnvConfig, decision: policy.Decision, environ
         printer(result)
         _record(audit, "rollback_action", audit_trail.action(result), err)
 
+    announce = _github_deployment(config, environ, decision.mechanisms, reason, err)
     outcome = run(built.mechanisms, reason, request.dry_run, on_result, scrub)
-    code = int(ExitCode.OK if outcome.ok else ExitCode.ROLLBACK_FAILED)
+    code = exit_code(outcome)
+    if announce is not None:
+        announce.finish("done" if code == ExitCode.OK else "rollback_failed", outcome.summary())  # type: ignore[attr-defined]
+        announce.close()  # type: ignore[attr-defined]
     head = _record(audit, "rollback_finished", audit_trail.finished(outcome, code), err)
     human.print(_summary_line(outcome), highlight=False)
     document = {"env": config.name, "app": config.app, "mechanisms": list(decision.mechanisms),
@@ -187,6 +191,32 @@ def _run(request: Request, config: EnvConfig, decision: policy.Decision, environ
                 "audit_head": head}
     _publish(document, request, environ, out, err, scrub)
     return code
+
+
+def exit_code(outcome: RollbackRun) -> int:
+    """0 when every mechanism asked is done; a git revert that only awaits review (a pull request)
+    or whose push the remote refused does not turn a completed flag/undo rollback into exit 6: the
+    summary says it remains. Git alone, or any other mechanism failing, is exit 6."""
+    if outcome.ok:
+        return int(ExitCode.OK)
+    others = [r for r in outcome.results if r.mechanism != "git"]
+    if others and all(r.ok for r in others):
+        return int(ExitCode.OK)
+    return int(ExitCode.ROLLBACK_FAILED)
+
+
+def _github_deployment(config: EnvConfig, environ: Mapping[str, str], mechanisms: Sequence[str], reason: str,
+                       err: Console) -> object | None:
+    """In GitHub Actions: this rollback's own deployment status (never fails the rollback)."""
+    try:
+        from pipeline.github_deployments import for_run
+
+        deployments = for_run(config, environ, "rollback", lambda text: err.print(f"[yellow]warning:[/] {text}"),
+                              task="rollback", payload={"via": list(mechanisms), "reason": reason})
+        deployments.start(f"rollback: {reason}")
+        return deployments
+    except Exception:  # noqa: BLE001 - a side channel
+        return None
 
 
 def _publish(document: dict, request: Request, environ: Mapping[str, str], out: Console, err: Console,
@@ -309,7 +339,7 @@ def _result_printer(console: Console, scrub: Callable[[str], str]) -> Callable[[
 
 
 def _summary_line(outcome: RollbackRun) -> str:
-    colour = "green" if outcome.ok else "red"
+    colour = "green" if outcome.ok else "yellow" if exit_code(outcome) == ExitCode.OK else "red"
     return f"[bold {colour}]{outcome.summary()}[/]"
 
 

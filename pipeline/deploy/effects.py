@@ -131,7 +131,11 @@ class DeployEffects:
         except InvalidImage as exc:
             return Refused(ExitCode.USAGE, str(exc))
         self.result.image = parsed
-        self.result.commit = self.request.commit or head_commit(self.config.rollback.git_repo)
+        promotion = self._promotion(parsed)
+        if promotion is not None and not promotion.allowed:
+            return Refused(ExitCode.FAILED_CHECK, promotion.message)
+        self.result.commit = self.request.commit or self.environ.get("GITHUB_SHA") or head_commit(
+            self.config.rollback.git_repo)
         actor = ci.detect(self.environ).actor
         cause = f"deploy {parsed} ({(self.result.commit or 'no commit')[:12]}) by {actor}"
         self.rendered = render(objects, self.config, parsed, cause)
@@ -139,7 +143,8 @@ class DeployEffects:
         self.secrets = self.secrets or secret_source(
             self.config, self.api if self.config.secrets.source == "kubernetes" else None)
         self.api                                   # a bad kubeconfig is a usage error, found now
-        return Ok("image, manifests, cluster connection")
+        data = {"promotion": promotion.to_json()} if promotion is not None else {}
+        return Ok("image, manifests, cluster connection" + (f"; {promotion.message}" if promotion else ""), data)
 
     def take_lock(self, state: DeployState) -> Event:
         self.lock = DeployLock.for_environment(self.config, self.api, info={"image": self.result.image})
@@ -287,6 +292,22 @@ class DeployEffects:
         return Failed("verification_error", f"previous release unhealthy with the kill switch ON: {checked.detail}")
 
     # ------------------------------------------------------------------ plumbing
+    def _promotion(self, image: str) -> Any:
+        """Promotion by digest (pipeline.promotion): None when the environment has no rule."""
+        if not self.config.promote_from:
+            return None
+        from pipeline.promotion import decide
+
+        records = self._source_records(self.config.promote_from)
+        return decide(self.config.name, self.config.promote_from, image, records, self.request.promotion_override)
+
+    def _source_records(self, env: str) -> list[Any]:
+        from pipeline.audit.log import default_path, entries
+        from pipeline.promotion import records_from_audit
+
+        path = default_path(env, self.environ)
+        return records_from_audit(entries(path)) if path.exists() else []
+
     def current_pods(self) -> list[str]:
         """Ready pods of the Deployment's current template, from the shared informer's cache."""
         view = self._view()

@@ -24,6 +24,7 @@ from kubernetes.client.exceptions import ApiException
 from pipeline import ci
 from pipeline.audit.log import AuditLog, default_path
 from pipeline.config import ConfigError, EnvConfig
+from pipeline.deploy.announce import Announcer
 from pipeline.deploy.effects import DeployEffects
 from pipeline.deploy.render import ManifestError
 from pipeline.deploy.request import DeployRequest
@@ -55,6 +56,8 @@ class Events(Protocol):
 
     def progress(self, stage: str, progress: RolloutProgress, check: GateCheck) -> None: ...
 
+    def warn(self, text: str) -> None: ...
+
 
 class QuietEvents:
     def stage_started(self, name: str, detail: str) -> None:
@@ -64,6 +67,9 @@ class QuietEvents:
         pass
 
     def progress(self, stage: str, progress: RolloutProgress, check: GateCheck) -> None:
+        pass
+
+    def warn(self, text: str) -> None:
         pass
 
 
@@ -81,6 +87,8 @@ class Deploy:
                                      self.events.progress, self._rollback_action)
         self.audit: AuditLog | None = None
         self.state = DeployState(dry_run=request.dry_run, restore_flag=config.rollback.restore_flag)
+        self.announce = Announcer(config, self.environ, getattr(self.events, "warn", lambda text: None))
+        self.aborted = False
 
     def run(self) -> DeployResult:
         start = time.monotonic()
@@ -101,6 +109,8 @@ class Deploy:
         self.result.kube_requests = dict(counter.by_verb, total=counter.total) if counter else {}
         self._audit("deploy_finished", {"outcome": self.result.outcome.value, "exit_code": self.result.exit_code,
                                         "reason": self.result.reason})
+        if not self.request.dry_run:
+            self.announce.finished(self.result, self.effects.secrets, self.aborted)
         return self.result
 
     # ------------------------------------------------------------------ one step
@@ -112,7 +122,12 @@ class Deploy:
         event = self._perform(state)
         record.duration_seconds = time.monotonic() - started
         self._finish_stage(state, record, event)
-        return advance(state, event)
+        following = advance(state, event)
+        if state.phase is Phase.VALIDATE and isinstance(event, Ok) and not state.dry_run:
+            self.announce.started(self.result.image)
+        if following.phase is Phase.ROLLBACK and state.phase is not Phase.ROLLBACK:
+            self.announce.rolling_back(following.reason or event_detail(event))
+        return following
 
     def _perform(self, state: DeployState) -> Event:
         try:
@@ -138,7 +153,10 @@ class Deploy:
     def _unless_aborted(self, event: Event) -> Event:
         """An abort request turns whatever the effect reported into an interruption."""
         request = self.effects.take_abort()
-        return Interrupted(request.describe()) if request is not None else event
+        if request is None:
+            return event
+        self.aborted = True
+        return Interrupted(request.describe())
 
     def _finish_stage(self, state: DeployState, record: StageRecord, event: Event) -> None:
         if isinstance(event, Ok):
@@ -197,6 +215,10 @@ class Deploy:
             self.result.audit_head = entry["hash"]
         except (OSError, ValueError):
             pass                          # the audit log never decides a deploy's outcome
+
+
+def event_detail(event: Event) -> str:
+    return getattr(event, "detail", "")
 
 
 def _message(exc: BaseException) -> str:

@@ -11,3 +11,4 @@ class DeployRequest:
     skip_checks: tuple[str, ...] = ()
     commit: str | None = None            # None: HEAD of rollback.git_repo
     allow_kill_switch_off: bool = False  # deploy although the kill switch is OFF (recorded; not verified)
+    promotion_override: str | None = None  # reason to deploy a digest its promote_from never verified

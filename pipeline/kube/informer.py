@@ -162,15 +162,19 @@ class ClusterView:
                  feeds: tuple[str, ...] = ("deployment", "replicasets", "pods"),
                  give_up_seconds: float = GIVE_UP_SECONDS) -> None:
         selector = ",".join(f"{k}={v}" for k, v in sorted((match_labels or {}).items()))
-        calls = {"deployment": (apps, "list_namespaced_deployment", {"field_selector": f"metadata.name={deployment}"}),
-                 "replicasets": (apps, "list_namespaced_replica_set", {"label_selector": selector}),
-                 "pods": (core, "list_namespaced_pod", {"label_selector": selector})}
+        calls: dict[str, tuple[Callable[..., Any], dict[str, str]]] = {}
+        if "deployment" in feeds:
+            calls["deployment"] = (apps.list_namespaced_deployment, {"field_selector": f"metadata.name={deployment}"})
+        if "replicasets" in feeds:
+            calls["replicasets"] = (apps.list_namespaced_replica_set, {"label_selector": selector})
+        if "pods" in feeds:
+            calls["pods"] = (core.list_namespaced_pod, {"label_selector": selector})
         self._changes: queue.Queue[str | BaseException] = queue.Queue()
         self._stop = threading.Event()
         self._count = 0
         self._interrupt: str | None = None
-        self.informers = {name: Informer(name, getattr(calls[name][0], calls[name][1]), namespace, calls[name][2],
-                                         self._changes.put, self._stop, give_up_seconds) for name in feeds}
+        self.informers = {name: Informer(name, call, namespace, selector_args, self._changes.put, self._stop,
+                                         give_up_seconds) for name, (call, selector_args) in calls.items()}
         self._threads = [threading.Thread(target=inf.run, daemon=True, name=f"informer {name}")
                          for name, inf in self.informers.items()]
 

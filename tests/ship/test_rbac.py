@@ -3,7 +3,8 @@
 The verbs are derived from the source of pipeline/ (the stand-ins excluded), not listed by hand:
 - kubernetes client methods named ``<verb>_namespaced_<kind>`` (called or passed as a value, as
   the informer passes ``list_namespaced_pod``); ``connect_get_namespaced_pod_proxy*`` is the pod
-  proxy; a module that streams a ``watch.Watch`` also watches every kind it lists;
+  proxy; a module that streams a ``watch.Watch`` (or builds an ``Informer``) also watches every
+  kind it lists;
 - raw API paths (``/apis/<group>/<version>/namespaces/{namespace}/<resource>``) with the HTTP
   methods the module sends (GET get, POST create, PUT update, PATCH patch, DELETE delete);
 - the dynamic client: ``server_side_apply`` is patch, and create when the object is new, for every
@@ -54,7 +55,8 @@ def derive() -> Grants:
         nodes = list(ast.walk(tree))
         attributes = [n.attr for n in nodes if isinstance(n, ast.Attribute)]
         strings = [n.value for n in nodes if isinstance(n, ast.Constant) and isinstance(n.value, str)]
-        watches = any(isinstance(n, ast.Attribute) and n.attr == "Watch" for n in nodes)
+        watches = any(isinstance(n, ast.Attribute) and n.attr == "Watch" for n in nodes) or any(
+            isinstance(n, ast.Name) and n.id == "Informer" for n in nodes)     # builds a shared informer
         for name in attributes:
             match = CLIENT_METHOD.match(name)
             if not match:
@@ -106,7 +108,8 @@ RECORDS = "klaviyo-pipeline-release-records"
 def test_the_derivation_finds_what_the_pipeline_is_known_to_do():
     derived = derive()
     assert derived[("apps", "deployments")] >= {"get", "list", "watch", "patch"}
-    assert derived[("coordination.k8s.io", "leases")] == {"get", "create", "update"}    # pipeline/lock.py
+    # pipeline/lock.py, and pipeline/abort.py watching the deploy's own Lease for an abort request
+    assert derived[("coordination.k8s.io", "leases")] == {"get", "create", "update", "list", "watch"}
     assert derived[("", "pods/proxy")] == {"get"}
     assert derived[("", "pods")] >= {"list", "watch"}
 
