@@ -146,7 +146,7 @@ def test_faults_apply_to_the_pod_proxy(kube: Kube) -> None:
                                            "spec": {"containers": [{"name": "c", "image": "i"}]}})
     faults_client.inject(kube.url, path=r"/pods/p/proxy/health$", action="status", status=503, retry_after=1)
     with pytest.raises(ApiException) as failed:
-        core.connect_get_namespaced_pod_proxy_with_path("p", "default", "health")
+        k8s.CoreV1Api(no_retries(kube)).connect_get_namespaced_pod_proxy_with_path("p", "default", "health")
     assert failed.value.status == 503 and failed.value.headers["Retry-After"] == "1"
     assert json.loads(failed.value.body)["details"] == {"name": "p", "kind": "pods", "group": "",
                                                         "retryAfterSeconds": 1}
