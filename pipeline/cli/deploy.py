@@ -14,7 +14,7 @@ import sys
 
 from invoke import Exit, task
 from rich.console import Console
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 
 from pipeline import ci
 from pipeline.config import ConfigError, load_config
@@ -34,7 +34,7 @@ class TerminalEvents:
     def __init__(self, console: Console) -> None:
         self.console = console
         self.bar: Progress | None = None
-        self.task = None
+        self.task: TaskID | None = None
 
     def stage_started(self, name: str, detail: str) -> None:
         if name.startswith("gate") and self.console.is_terminal:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Mapping, Sequence
 
 from kubernetes.client.exceptions import ApiException
 
@@ -64,6 +64,7 @@ def decide(deployment: dict[str, Any], replica_sets: list[dict[str, Any]], to_re
         raise HistoryError(history.PAUSED_MESSAGE)
     owned = history.controlled_by(deployment, replica_sets)
     template = deployment["spec"]["template"]
+    target: Mapping[str, Any]
     if to_template is not None:
         target_revision, target = by_template(owned, to_template)
     elif paused and not to_revision and owned and not any(
@@ -89,7 +90,7 @@ def decide(deployment: dict[str, Any], replica_sets: list[dict[str, Any]], to_re
     )
 
 
-def by_template(owned: list[dict[str, Any]], template: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+def by_template(owned: Sequence[Mapping[str, Any]], template: Mapping[str, Any]) -> tuple[int, Mapping[str, Any]]:
     """The (revision, ReplicaSet) whose template is ``template``; a bare stand-in when none is kept
     (history trimmed by revisionHistoryLimit): the patch then carries the template itself."""
     for rs in owned:
