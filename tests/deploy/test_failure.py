@@ -5,8 +5,9 @@ from pipeline.rollback.policy import FAILURE_KINDS, KLAVIYO_FACING
 from pipeline.verify.verdict import Verdict
 
 
-def verdict(name, passed=False, **data):
-    return Verdict(name, "P1", "pod a /metrics", 1, 0, 60, passed, f"{name} detail", data)
+def verdict(name, passed=False, state=None, **data):
+    return Verdict(name, "P1", "pod a /metrics", 1, 0, 60, state or ("pass" if passed else "fail"),
+                   f"{name} detail", data)
 
 
 @pytest.mark.parametrize("name, kind", [
@@ -42,3 +43,16 @@ def test_a_metric_failure_outranks_a_health_failure():
 def test_nothing_failed_is_an_error():
     with pytest.raises(ValueError):
         failure_kind([verdict("health", True)])
+
+
+def test_inconclusive_alone_is_a_verification_error_and_a_breach_outranks_it():
+    assert failure_kind([verdict("health", state="inconclusive", status="disabled")]) == "verification_error"
+    assert failure_kind([verdict("p95_latency", state="inconclusive"), verdict("inconclusive")]) == "verification_error"
+    assert failure_kind([verdict("metrics_unavailable", state="inconclusive"),
+                         verdict("auth_errors")]) == "auth_errors"
+    assert failure_kind([verdict("interrupted")]) == "verification_error"
+
+
+@pytest.mark.parametrize("kind", ["webhook_signatures", "health_check"])
+def test_synthetic_webhook_failures_say_their_kind(kind):
+    assert failure_kind([verdict("synthetic_webhook", kind=kind)]) == kind
