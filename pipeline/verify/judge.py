@@ -47,26 +47,22 @@ def judge(m: Measurements, thresholds: Thresholds, sources: Mapping[str, str],
     over = f"over {_num(w)}s"
     requests = m.requests or 0.0
 
-    def floor_note() -> str:
-        return f"{_num(requests)} Klaviyo requests < floor {evidence.min_requests} ({FLOOR_SETTING})"
-
+    lacking = (None if requests >= evidence.min_requests else
+               f"{_num(requests)} Klaviyo requests < floor {evidence.min_requests} ({FLOOR_SETTING})")
     verdicts = [
-        _counted("auth_errors", P1, m.auth_errors, t.auth_errors_max, w, sources,
-                 lambda v, op: f"401/403 {_num(v)} {op} {_num(t.auth_errors_max)} {over}"
-                               + (" (P1: key may be revoked)" if op == ">" else ""),
-                 None if requests >= evidence.min_requests else floor_note()),
-        _rate("server_errors", P1, m.server_errors, t.server_errors_per_minute_max, w, sources,
-              lambda v, op: f"5xx {v:.1f}/min {op} {_num(t.server_errors_per_minute_max)}/min {over}"
-                            + _count(m.server_errors),
-              None if requests >= evidence.min_requests else floor_note()),
-        _rate("rate_limited", P2, m.rate_limited, t.throttled_per_minute_max, w, sources,
-              lambda v, op: f"429 {v:.1f}/min {op} {_num(t.throttled_per_minute_max)}/min {over}"
-                            + _count(m.rate_limited),
-              None if requests >= evidence.min_requests else floor_note()),
+        _threshold("auth_errors", P1, m.auth_errors, t.auth_errors_max, w, sources,
+                   lambda v, op: f"401/403 {_num(v)} {op} {_num(t.auth_errors_max)} {over}"
+                                 + (" (P1: key may be revoked)" if op == ">" else ""), lacking),
+        _threshold("server_errors", P1, m.server_errors, t.server_errors_per_minute_max, w, sources,
+                   lambda v, op: f"5xx {v:.1f}/min {op} {_num(t.server_errors_per_minute_max)}/min {over}"
+                                 + _count(m.server_errors), lacking, rate=True),
+        _threshold("rate_limited", P2, m.rate_limited, t.throttled_per_minute_max, w, sources,
+                   lambda v, op: f"429 {v:.1f}/min {op} {_num(t.throttled_per_minute_max)}/min {over}"
+                                 + _count(m.rate_limited), lacking, rate=True),
         _latency(m, t, sources, evidence.min_requests),
-        _counted("webhook_signatures", P2, m.webhook_signatures, t.webhook_signature_failures_max, w, sources,
-                 lambda v, op: f"webhook signature failures {_num(v)} {op} "
-                               f"{_num(t.webhook_signature_failures_max)} {over}", None),
+        _threshold("webhook_signatures", P2, m.webhook_signatures, t.webhook_signature_failures_max, w, sources,
+                   lambda v, op: f"webhook signature failures {_num(v)} {op} "
+                                 f"{_num(t.webhook_signature_failures_max)} {over}", None),
     ]
     verdicts = [v if v.status != INCONCLUSIVE or v.name == "webhook_signatures" or not evidence.waiver
                 else replace(v, status=PASS, detail=f"{v.detail}; not verified: {evidence.waiver}",
@@ -96,38 +92,24 @@ def _base(name: str, severity: str, measured: Measured, maximum: float, window: 
                    window, status, detail, data)
 
 
-def _counted(name: str, severity: str, measured: Measured, maximum: float, window: float,
-             sources: Mapping[str, str], describe: Describe, lacking: str | None) -> Verdict:
-    """A count that can only grow over the span: above the maximum is a breach at once."""
+def _threshold(name: str, severity: str, measured: Measured, maximum: float, window: float,
+               sources: Mapping[str, str], describe: Describe, lacking: str | None, rate: bool = False) -> Verdict:
+    """A count (it can only grow over the span: above the maximum is a breach at once) or a
+    per-minute rate (a breach needs the floor, unless more arrived than a whole minute allows)."""
     value = measured.value or 0.0
-    if not measured.samples:
-        return _base(name, severity, measured, maximum, window, sources, INCONCLUSIVE,
-                     describe(value, "<=") + " (no samples)")
-    if value > maximum:
-        return _base(name, severity, measured, maximum, window, sources, FAIL, describe(value, ">"))
-    if lacking:
-        return _base(name, severity, measured, maximum, window, sources, INCONCLUSIVE,
-                     f"{describe(value, '<=')}: inconclusive, {lacking}")
-    return _base(name, severity, measured, maximum, window, sources, PASS, describe(value, "<="))
 
+    def verdict(status: str, detail: str) -> Verdict:
+        return _base(name, severity, measured, maximum, window, sources, status, detail)
 
-def _rate(name: str, severity: str, measured: Measured, maximum: float, window: float,
-          sources: Mapping[str, str], describe: Describe, lacking: str | None) -> Verdict:
-    """A per-minute rate: a breach needs the floor, unless more arrived than a whole minute allows."""
-    value = measured.value or 0.0
     if not measured.samples:
-        return _base(name, severity, measured, maximum, window, sources, INCONCLUSIVE,
-                     describe(value, "<=") + " (no samples)")
-    if value > maximum:
-        certain = (measured.count or 0.0) > maximum
-        if certain or not lacking:
-            return _base(name, severity, measured, maximum, window, sources, FAIL, describe(value, ">"))
-        return _base(name, severity, measured, maximum, window, sources, INCONCLUSIVE,
-                     f"{describe(value, '>')}: inconclusive, {lacking}")
+        return verdict(INCONCLUSIVE, describe(value, "<=") + " (no samples)")
+    op = ">" if value > maximum else "<="
+    certain = not rate or (measured.count or 0.0) > maximum
+    if op == ">" and (certain or not lacking):
+        return verdict(FAIL, describe(value, op))
     if lacking:
-        return _base(name, severity, measured, maximum, window, sources, INCONCLUSIVE,
-                     f"{describe(value, '<=')}: inconclusive, {lacking}")
-    return _base(name, severity, measured, maximum, window, sources, PASS, describe(value, "<="))
+        return verdict(INCONCLUSIVE, f"{describe(value, op)}: inconclusive, {lacking}")
+    return verdict(PASS, describe(value, op))
 
 
 def _latency(m: Measurements, t: Thresholds, sources: Mapping[str, str], floor: int) -> Verdict:
