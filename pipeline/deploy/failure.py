@@ -3,8 +3,10 @@
 The kind decides whether the failure is Klaviyo-facing (kill switch first) or not
 (``pipeline.rollback.policy``). Breaches (status ``fail``) decide; a verification with no
 breach but inconclusive verdicts is a ``verification_error`` (it could not be verified), as
-are an interrupted one and the ``inconclusive`` failure a gate ends with when its wait is
-over. A failed health check is classified by the Klaviyo status the pod reported, when it
+is an interrupted one. The ``inconclusive`` failure a gate ends with when its wait is over
+takes the kind of a metric verdict that was leaning to a breach without enough evidence
+(``p95 latency 6.2s > 5s ... 1 latency observations < floor 5``: ``latency``, so a slow
+release still turns the kill switch off first), else ``verification_error``. A failed health check is classified by the Klaviyo status the pod reported, when it
 reported one; a synthetic webhook check by what it found (a refused genuine or an accepted
 forged delivery: ``webhook_signatures``; a pod it could not reach: ``health_check``).
 """
@@ -37,6 +39,10 @@ def failure_kind(verdicts: Sequence[Verdict]) -> str:
     metric = next((v for v in bad if v.name in METRICS), None)
     if metric is not None:
         return BY_VERDICT[metric.name]
+    if bad[0].name == "inconclusive":
+        leaning = next((v for v in failed(verdicts) if v.name in METRICS and leans_to_breach(v)), None)
+        if leaning is not None:
+            return BY_VERDICT[leaning.name]
     synthetic = next((v for v in bad if v.name == "synthetic_webhook"), None)
     if synthetic is not None:
         return str(synthetic.data.get("kind") or "webhook_signatures")
@@ -44,6 +50,11 @@ def failure_kind(verdicts: Sequence[Verdict]) -> str:
     if health is not None:
         return health_kind(health)
     return BY_VERDICT.get(bad[0].name, "verification_error")
+
+
+def leans_to_breach(verdict: Verdict) -> bool:
+    """An inconclusive metric whose value, on the evidence there is, is over its threshold."""
+    return verdict.value is not None and verdict.threshold is not None and verdict.value > verdict.threshold
 
 
 def health_kind(verdict: Verdict) -> str:

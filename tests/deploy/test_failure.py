@@ -47,7 +47,8 @@ def test_nothing_failed_is_an_error():
 
 def test_inconclusive_alone_is_a_verification_error_and_a_breach_outranks_it():
     assert failure_kind([verdict("health", state="inconclusive", status="disabled")]) == "verification_error"
-    assert failure_kind([verdict("p95_latency", state="inconclusive"), verdict("inconclusive")]) == "verification_error"
+    assert failure_kind([verdict("health", state="inconclusive", status="disabled"),
+                         verdict("inconclusive")]) == "verification_error"
     assert failure_kind([verdict("metrics_unavailable", state="inconclusive"),
                          verdict("auth_errors")]) == "auth_errors"
     assert failure_kind([verdict("interrupted")]) == "verification_error"
@@ -56,3 +57,10 @@ def test_inconclusive_alone_is_a_verification_error_and_a_breach_outranks_it():
 @pytest.mark.parametrize("kind", ["webhook_signatures", "health_check"])
 def test_synthetic_webhook_failures_say_their_kind(kind):
     assert failure_kind([verdict("synthetic_webhook", kind=kind)]) == kind
+
+
+def test_an_inconclusive_gate_takes_the_kind_of_a_metric_leaning_to_a_breach():
+    slow = Verdict("p95_latency", "P2", "pod a /metrics", 6.2, 5.0, 8, "inconclusive", "p95 6.2s > 5s", {})
+    quiet = Verdict("p95_latency", "P2", "pod a /metrics", None, 5.0, 8, "inconclusive", "no observations", {})
+    assert failure_kind([slow, verdict("inconclusive")]) == "latency"
+    assert failure_kind([quiet, verdict("inconclusive")]) == "verification_error"
