@@ -1,7 +1,7 @@
 """Verify pods at a gate and during the bake: fail closed, judge continuously.
 
 * ``health(stage, pods)``: each pod's ``/health`` now (the proxy retries transient answers).
-* ``gate(stage, pods, max_seconds)``: health, a metrics baseline (one scrape per pod), the
+* ``gate(stage, pods, max_seconds)``: a metrics baseline (one scrape per pod), health, the
   synthetic webhooks, then one scrape round per ``scrape_interval_seconds``, judged after each
   round. Returns at the first breach (fail), or as soon as every verdict has its evidence
   (pass). ``max_seconds`` is the longest wait for that evidence, not a sleep: still
@@ -189,10 +189,10 @@ class _Run:
             return self._result([no_pods(self.stage)])
         if self.v.stop.is_set():
             return self._result([interrupted(0.0)])
+        window = self.v.provider.begin(current)   # the baseline first: the time health takes is evidence too
         self.health = self.v.health(self.stage, current).verdicts
         if overall(self.health) == FAIL:
             return self._result(self.health)
-        window = self.v.provider.begin(current)             # the baseline: before any probe
         if not self.bake and self.v.synthetic is not None:
             self._synthetic(current)
             if overall(self.synthetic) == FAIL:
