@@ -40,6 +40,7 @@ class KubeSettings:
     health_port: int = 8080
     health_path: str = "/health"
     metrics_path: str = "/metrics"
+    webhook_path: str = "/webhooks/klaviyo"   # where synthetic webhooks are POSTed (rollout.synthetic_webhooks)
 
 
 @dataclass(frozen=True)
@@ -95,6 +96,9 @@ class RolloutSettings:
     metrics_source: str = "pods"         # pods (each pod's /metrics) | prometheus
     prometheus_url: str = ""
     lock_seconds: int = 30               # the deploy lock's lease; renewed every third of it
+    min_requests: int = 5                # evidence floor: Klaviyo requests a verdict needs to pass
+    scrape_interval_seconds: float = 5.0  # each pod's /metrics is scraped once per interval
+    synthetic_webhooks: bool = True      # a genuine and a forged signed webhook to each new pod at each gate
 
 
 @dataclass(frozen=True)
@@ -224,6 +228,12 @@ def validate(config: EnvConfig) -> None:
     for event in config.notify.on:
         if event not in NOTIFY_EVENTS:
             raise ConfigError(f"{prefix}.notify.on: unknown event {event!r}; accepted: {', '.join(NOTIFY_EVENTS)}")
+    if config.rollout.min_requests < 1:
+        raise ConfigError(f"{prefix}.rollout.min_requests must be at least 1 (a verdict passes only on evidence), "
+                          f"got {config.rollout.min_requests}")
+    if config.rollout.scrape_interval_seconds <= 0:
+        raise ConfigError(f"{prefix}.rollout.scrape_interval_seconds must be greater than 0, "
+                          f"got {config.rollout.scrape_interval_seconds!r}")
     for gate in config.rollout.gates:
         if not re.fullmatch(r"[1-9]\d*%?", gate) or (gate.endswith("%") and int(gate[:-1]) > 100):
             raise ConfigError(f"{prefix}.rollout.gates: {gate!r} is neither a pod count (\"1\") "

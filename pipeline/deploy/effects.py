@@ -64,6 +64,7 @@ class DeployEffects:
         self.match_labels: dict[str, str] = {}
         self.requests = RequestCounter.attach(api) if api is not None else None
         self.gate_pods: list[str] = []        # the new pods the last gate counted
+        self.verification_requests = 0        # health, scrapes, synthetic webhooks (pod proxy)
         self.stop = threading.Event()         # set when an abort is requested: waits end early
         self.aborted: AbortRequest | None = None
         self.abort_watch: AbortWatch | None = None
@@ -200,6 +201,7 @@ class DeployEffects:
         changed = live is None or any(p.startswith("spec.template") for c in changes if c.kind == "Deployment"
                                       for p in c.paths)
         replicas = int(self.rendered.deployment["spec"].get("replicas", 1))
+        self._verifier(self, self.request.allow_kill_switch_off)   # a missing signing secret: refused now
         self.intent = Intent(self.deploy_id, self.result.image, self.lock.identity if self.lock else "",
                              _now(), history.without_hash(live["spec"]["template"]) if live else None,
                              self.result.previous_image,
@@ -229,19 +231,19 @@ class DeployEffects:
         return Ok(outcome.detail, {"gate": target, "pods": list(outcome.new_pods), "overshoot": outcome.overshoot})
 
     def verify(self, state: DeployState) -> Event:
-        verification = self._verifier(self, self._flag_accepted(state)).window(
+        verification = self._verifier(self, self._flag_accepted(state)).gate(
             state.stage, self.gate_pods, self.config.rollout.gate_verify_seconds)
         return self._verdict(verification)
 
     def bake(self, state: DeployState) -> Event:
         verification = self._verifier(self, self._flag_accepted(state)).bake(
-            "bake", self.current_pods, self.config.rollout.bake_seconds, self.config.rollout.gate_verify_seconds)
+            "bake", self.current_pods, self.config.rollout.bake_seconds)
         return self._verdict(verification)
 
     def verify_current(self, state: DeployState) -> Event:
         assert self.rendered is not None
         applied = retry.call(lambda: Applier(self.api).apply(self.rendered.objects if self.rendered else []))
-        verification = self._verifier(self, self._flag_accepted(state)).window(
+        verification = self._verifier(self, self._flag_accepted(state)).gate(
             "current pods", self.current_pods(), self.config.rollout.gate_verify_seconds)
         event = self._verdict(verification)
         if isinstance(event, Ok):
@@ -276,7 +278,8 @@ class DeployEffects:
         # The previous release was verified when it was deployed; here its pods must be back and
         # healthy as far as they can tell. With the kill switch OFF (turned off by this rollback,
         # or by on-call meanwhile) they cannot probe Klaviyo: the restore-flag step proves that.
-        verification = self._verifier(self, True).health("after rollback", self.current_pods())
+        verification = self._verifier(self, False).health("after rollback", self.current_pods(),
+                                                          kill_switch_off_accepted=True)
         return self._verdict(verification)
 
     def restore_flag(self, state: DeployState) -> Event:
@@ -285,7 +288,8 @@ class DeployEffects:
         self.on_action(restored)
         if not restored.ok:
             return Failed("verification_error", f"could not turn the kill switch back on: {restored.detail}")
-        checked = self._verifier(self, False).health("flag restored", self.current_pods())
+        checked = self._verifier(self, False).health("flag restored", self.current_pods(),
+                                                     kill_switch_off_accepted=False)
         if checked.passed:
             return Ok("kill switch back ON; the previous release verified with Klaviyo on")
         self.on_action(flag.execute("the previous version is unhealthy with the integration on"))
@@ -339,6 +343,7 @@ class DeployEffects:
     def _verdict(self, verification: Verification) -> Event:
         verdicts = [{"stage": verification.stage, **v.to_json()} for v in verification.verdicts]
         self.result.verdicts += verdicts
+        self.verification_requests += verification.requests
         if verification.passed:
             return Ok(verification.detail, {"verdicts": verdicts})
         return Failed(verification.failure_kind or "health_check", verification.detail)

@@ -31,16 +31,13 @@ from pipeline.deploy.request import DeployRequest
 from pipeline.deploy.result import DeployOutcome, DeployResult, StageRecord
 from pipeline.deploy.state import DeployState, Event, Failed, Interrupted, Ok, Phase, Refused
 from pipeline.deploy.transitions import CHANGING_PHASES, advance, entering
-from pipeline.deploy.verification import Verifier
+from pipeline.deploy.verification import Verifier, verifier_for
 from pipeline.exit_codes import ExitCode
 from pipeline.kube import retry
 from pipeline.kube.client import KubeConfigError
 from pipeline.kube.informer import Interrupted as ViewInterrupted
 from pipeline.rollout.gates import GateCheck, RolloutProgress
 from pipeline.secrets import SecretSource
-from pipeline.verify.podproxy import PodProxy
-from pipeline.verify.providers.pods import PodMetricsProvider
-from pipeline.verify.providers.prometheus import PrometheusProvider
 
 __all__ = ["Deploy", "DeployRequest", "Events", "QuietEvents"]
 USAGE_ERRORS = (ConfigError, ManifestError, KubeConfigError, ValueError, KeyError, OSError)
@@ -226,10 +223,5 @@ def _message(exc: BaseException) -> str:
 
 
 def _verifier(effects: DeployEffects, kill_switch_off_accepted: bool) -> Verifier:
-    config = effects.config
-    settings, kube = config.rollout, config.kube
-    proxy = PodProxy(effects.api, kube.namespace)
-    provider = (PrometheusProvider(settings.prometheus_url, kube.namespace, config.thresholds)
-                if settings.metrics_source == "prometheus"
-                else PodMetricsProvider(proxy, kube.health_port, config.thresholds, kube.metrics_path))
-    return Verifier(proxy, provider, kube.health_port, kube.health_path, effects.stop, kill_switch_off_accepted)
+    assert effects.secrets is not None
+    return verifier_for(effects.config, effects.api, effects.stop, effects.secrets, kill_switch_off_accepted)

@@ -53,7 +53,7 @@ def test_a_good_release_rolls_out_through_every_gate(world):
                                                      "p95_latency", "webhook_signatures"}
     assert all(v["passed"] for v in result.verdicts)
     kinds = [k for k, _ in last_run(world)]
-    assert kinds[0] == "stage" and "deploy_started" in kinds and kinds[-1] == "deploy_finished"
+    assert "deploy_started" in kinds and "stage" in kinds and kinds[-1] == "deploy_finished"
     assert last_run(world)[-1][1]["outcome"] == "deployed"
     assert verify(world.audit_dir / "local.jsonl").ok
 
