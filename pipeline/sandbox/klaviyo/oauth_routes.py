@@ -87,6 +87,15 @@ async def post_expire(request: web.Request) -> web.Response:
     return web.json_response({"expired": state.oauth.expire_access_tokens(state.clock())})
 
 
+async def post_revoke_grants(request: web.Request) -> web.Response:
+    """The merchant removes the app in Klaviyo: every grant ends (its refresh and access tokens)."""
+    state: KlaviyoState = request.app["state"]
+    ended = [g.id for g in state.oauth.grants.values() if not g.revoked]
+    for grant in state.oauth.grants.values():
+        grant.revoked = True
+    return web.json_response({"revoked": ended})
+
+
 async def delete_grants(request: web.Request) -> web.Response:
     state: KlaviyoState = request.app["state"]
     state.oauth.grants.clear()
@@ -100,4 +109,5 @@ def add_routes(app: web.Application) -> None:
     app.router.add_route("POST", "/oauth/revoke", post_revoke)
     app.router.add_route("GET", "/_sandbox/oauth/grants", get_grants)
     app.router.add_route("DELETE", "/_sandbox/oauth/grants", delete_grants)
+    app.router.add_route("POST", "/_sandbox/oauth/grants/revoke", post_revoke_grants)
     app.router.add_route("POST", "/_sandbox/oauth/expire", post_expire)
