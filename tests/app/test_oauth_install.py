@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import html
 import re
+from pathlib import Path
 
 import httpx
 from klaviyo_api import KlaviyoAPI
@@ -18,11 +19,20 @@ from sqlalchemy import text
 from app.support import base_env, free_port, metric, wait_for
 from klaviyo_sync.crypto import Keyring, new_key
 from klaviyo_sync.db import engine_for
+from pipeline.listing.markdown_tables import code, rows_with
 from pipeline.sandbox.klaviyo import client_for
 from pipeline.verify.health import judge_health
 from pipeline.verify.podproxy import ProxyResponse
 
 KEY = new_key()
+DOC = (Path(__file__).resolve().parents[2] / "docs" / "api-endpoints.md").read_text()
+CALLER_SCHEME = {"browser": "none", "app": "Basic"}   # how each documented caller authenticates
+
+
+def documented_oauth_calls() -> set[tuple[str, str, str]]:
+    part = DOC.split("## Klaviyo OAuth", 1)[1].split("\n## ", 1)[0]
+    return {(CALLER_SCHEME[code(r["caller"])], r["method"], code(r["path"]))
+            for r in rows_with(part, "caller", "method", "path")}
 
 
 def oauth_env(sb, port: int, database_url: str, **extra: str) -> dict[str, str]:
@@ -144,6 +154,8 @@ def test_uninstall_from_the_settings_page_revokes_at_klaviyo(klaviyo_sandbox, ru
 
     _, again = install(app.url)                                      # a reinstall: still one row
     assert stored_row(url)["status"] == "active"
+    seen = {(r["auth_scheme"], r["method"], r["path"]) for r in klaviyo_log(sb) if r["path"].startswith("/oauth/")}
+    assert seen == documented_oauth_calls()                          # docs/api-endpoints.md, Klaviyo OAuth
 
 
 def test_a_second_install_of_the_same_account_replaces_the_first(klaviyo_sandbox, run_app, tmp_path):

@@ -24,6 +24,10 @@ from klaviyo_sync.server import Request, Response
 
 SESSION_COOKIE = "ks_session"
 HTML = "text/html; charset=utf-8"
+# (method, path) -> the InstallPages method answering it; docs/api-endpoints.md lists the same.
+ROUTES = {("GET", "/install"): "install", ("GET", "/install/start"): "start",
+          ("GET", "/oauth/callback"): "callback", ("GET", "/settings"): "settings",
+          ("POST", "/settings"): "change", ("POST", "/uninstall"): "uninstall"}
 
 
 def _page(status: int, title: str, body: str, headers: tuple[tuple[str, str], ...] = ()) -> Response:
@@ -48,11 +52,8 @@ class InstallPages:
     session_seconds: float
 
     def handle(self, request: Request) -> Response | None:
-        routes = {("GET", "/install"): self.install, ("GET", "/install/start"): self.start,
-                  ("GET", "/oauth/callback"): self.callback, ("GET", "/settings"): self.settings,
-                  ("POST", "/settings"): self.change, ("POST", "/uninstall"): self.uninstall}
-        handler = routes.get((request.method, request.path))
-        return handler(request) if handler else None
+        name = ROUTES.get((request.method, request.path))
+        return getattr(self, name)(request) if name else None
 
     def install(self, request: Request) -> Response:
         rows = "".join(f"<li><code>{html.escape(scope)}</code>: {html.escape(why)}</li>"
