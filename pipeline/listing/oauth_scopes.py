@@ -28,7 +28,7 @@ def oauth_row(config: EnvConfig, app_source: Path, http: httpx.Client) -> Row:
         return not_checked(NAME, REQUIREMENT, str(exc))
     facts = (f"the app requests {' '.join(declared.requested)}; its {len(declared.endpoints)} endpoints need "
              f"{' '.join(sorted(declared.needed))} ({declared.file})")
-    measured = {"requested": list(declared.requested), "needed": sorted(declared.needed)}
+    measured: dict[str, object] = {"requested": list(declared.requested), "needed": sorted(declared.needed)}
     if declared.extra or declared.missing:
         wrong = ", ".join([f"extra {s}" for s in declared.extra] + [f"missing {s}" for s in declared.missing])
         return failed(NAME, REQUIREMENT, f"scopes differ ({wrong}): {facts}", **measured)

@@ -59,7 +59,7 @@ def sdk_retries_429() -> tuple[bool | None, str]:
     try:
         from importlib.metadata import version
 
-        from klaviyo_api import KlaviyoAPI
+        from klaviyo_api import KlaviyoAPI  # type: ignore[import-untyped]
     except ImportError:
         return None, "the klaviyo-api SDK is not installed here"
     codes = sorted(KlaviyoAPI._RETRY_CODES)

@@ -180,7 +180,7 @@ def _filtered(profiles: list[dict], expression: str | None) -> list[dict]:
         return profiles
     match = _FILTER.match(expression.strip())
     values = _filter_values(match.group(1), match.group(3)) if match else None
-    if values is None:
+    if match is None or values is None:
         raise invalid(f"Invalid filter '{expression[:60]}'. The sandbox supports equals(field,\"value\") and "
                       'any(field,["a","b"]) on email, phone_number, external_id, id.', parameter="filter")
     field = match.group(2)
