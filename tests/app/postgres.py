@@ -12,12 +12,13 @@ import glob
 import os
 import pwd
 import shutil
-import socket
 import subprocess
 import tempfile
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
+
+from app.support import free_port
 
 MISSING = ("PostgreSQL server binaries (initdb, pg_ctl) not found: install Debian's package "
            "`postgresql` (.ci/run does) to run the PostgreSQL path")
@@ -32,12 +33,6 @@ def binaries() -> Path | None:
         if (Path(candidate) / "pg_ctl").exists() and (Path(candidate) / "initdb").exists():
             return Path(candidate)
     return None
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @dataclass
@@ -55,7 +50,7 @@ class PostgresServer:
         if run_as:
             owner = pwd.getpwnam(run_as)
             os.chown(root, owner.pw_uid, owner.pw_gid)
-        server = cls(bin_dir, root / "data", _free_port(), run_as)
+        server = cls(bin_dir, root / "data", free_port(), run_as)
         server._run("initdb", "-D", str(server.data), "-U", "postgres", "--auth=trust", "-E", "UTF8", "--no-sync")
         server._run("pg_ctl", "-D", str(server.data), "-l", str(root / "server.log"), "-w", "-t", "60", "start",
                     "-o", f"-p {server.port} -c listen_addresses=127.0.0.1 -k {root} -c fsync=off")
