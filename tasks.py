@@ -22,6 +22,7 @@ MODULES = [
     ("pipeline.cli.deploy", "tasks"),
     ("pipeline.cli.history", "tasks"),
     ("pipeline.cli.audit", "audit"),
+    ("pipeline.cli.listing", "tasks"),
 ]
 
 for module_name, mount in MODULES:

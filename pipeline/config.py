@@ -64,6 +64,8 @@ class SecretSettings:
     public_key: str = ""                 # empty: the app does not use a public key
     launchdarkly_api_token: str = "LAUNCHDARKLY_API_TOKEN"
     launchdarkly_sdk_key: str = "LAUNCHDARKLY_SDK_KEY"
+    oauth_client_id: str = "KLAVIYO_OAUTH_CLIENT_ID"
+    oauth_client_secret: str = "KLAVIYO_OAUTH_CLIENT_SECRET"
 
 
 @dataclass(frozen=True)
@@ -129,6 +131,20 @@ class GitHubSettings:
 
 
 @dataclass(frozen=True)
+class OAuthSettings:
+    """The app's Klaviyo OAuth install (KLAVIYO_AUTH=oauth): read by preflight ``oauth`` and ``invoke listing``."""
+    enabled: bool = False                # false: the app runs with a private key (single account)
+    public_url: str = ""                 # the app's public base URL: install page, <url>/oauth/callback
+
+
+@dataclass(frozen=True)
+class HttpsSettings:
+    """HTTPS for service URLs, enforced at load for every environment but ``local``."""
+    allow_http: tuple[str, ...] = ()     # the opt-out: settings (e.g. "klaviyo.status_page_url") left on http://
+    reason: str = ""                     # why; required with allow_http, shown wherever the opt-out is reported
+
+
+@dataclass(frozen=True)
 class EnvConfig:
     name: str
     app: str = "klaviyo-sync"
@@ -142,6 +158,8 @@ class EnvConfig:
     rollback: RollbackSettings = field(default_factory=RollbackSettings)
     notify: NotifySettings = field(default_factory=NotifySettings)
     github: GitHubSettings = field(default_factory=GitHubSettings)
+    oauth: OAuthSettings = field(default_factory=OAuthSettings)
+    https: HttpsSettings = field(default_factory=HttpsSettings)
     variables: Mapping[str, str] = field(default_factory=dict, compare=False, repr=False)
 
 
@@ -171,11 +189,17 @@ def load_config(env: str, path: str | Path = DEFAULT_CONFIG_FILE,
     variables = dict(os.environ if environ is None else environ)
     if env == "local":
         variables = {**read_env_file(SANDBOX_ENV_FILE), **variables}
+    used = _referenced(merged)
+    _secret_names_are_literal(merged.get("secrets", {}), f"env.{env}")
     merged = _interpolate(merged, variables, f"env.{env}")
     if "name" in merged:
         raise ConfigError(f"unknown setting env.{env}.name; an environment's name is its table name (--env)")
-    config = _build(EnvConfig, merged, f"env.{env}", name=env)
-    validate(config)
+    try:
+        config = _build(EnvConfig, merged, f"env.{env}", name=env)
+        validate(config)
+        require_https(config)
+    except ConfigError as error:
+        raise ConfigError(_unechoed(str(error), {n: variables[n] for n in used if n in variables})) from None
     if config.promote_from and config.promote_from not in envs:
         raise ConfigError(f"env.{env}.promote_from: {config.promote_from!r} is not an environment in this file "
                           f"(defined: {', '.join(sorted(envs))})")
@@ -238,6 +262,85 @@ def validate(config: EnvConfig) -> None:
         if not re.fullmatch(r"[1-9]\d*%?", gate) or (gate.endswith("%") and int(gate[:-1]) > 100):
             raise ConfigError(f"{prefix}.rollout.gates: {gate!r} is neither a pod count (\"1\") "
                               "nor a percentage from 1% to 100% (\"50%\")")
+
+
+# --- HTTPS and secrets in errors -------------------------------------------------------------
+# Every non-local environment talks to its services over https://. A setting may stay on
+# http:// only when the environment names it in ``https.allow_http`` with a ``https.reason``
+# (the recorded opt-out). Errors never echo a value that came from a ${VAR}: the variable's
+# name is shown instead, so a secret interpolated into the wrong setting does not leak.
+
+LOCAL_ENV = "local"
+SERVICE_URLS = ("klaviyo.base_url", "klaviyo.status_page_url", "flags.api_url", "flags.stream_url",
+                "flags.events_url", "rollout.prometheus_url", "oauth.public_url")
+SECRET_NAME_SETTINGS = ("private_key", "webhook_secret", "public_key", "launchdarkly_api_token",
+                        "launchdarkly_sdk_key", "oauth_client_id", "oauth_client_secret")
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+def setting(config: EnvConfig, key: str) -> Any:
+    """A dotted setting's value: ``setting(config, "klaviyo.base_url")``."""
+    value: Any = config
+    for part in key.split("."):
+        value = getattr(value, part)
+    return value
+
+
+def http_opt_outs(config: EnvConfig) -> tuple[str, ...]:
+    """The service URL settings this environment leaves on http:// under its recorded opt-out."""
+    return tuple(k for k in config.https.allow_http if str(setting(config, k)).startswith("http://"))
+
+
+def require_https(config: EnvConfig) -> None:
+    """Refuse an http:// service URL outside ``local`` unless the environment opted out for it."""
+    prefix = f"env.{config.name}"
+    unknown = [k for k in config.https.allow_http if k not in SERVICE_URLS]
+    if unknown:
+        raise ConfigError(f"{prefix}.https.allow_http: {unknown[0]!r} is not a service URL setting; "
+                          f"accepted: {', '.join(SERVICE_URLS)}")
+    if config.https.allow_http and not config.https.reason.strip():
+        raise ConfigError(f"{prefix}.https.reason is required when https.allow_http is set: say why "
+                          "this environment may send traffic unencrypted")
+    for name in SECRET_NAME_SETTINGS:
+        value = getattr(config.secrets, name)
+        if value and (not _ENV_NAME.fullmatch(value) or value.startswith("pk_")):
+            raise ConfigError(f"{prefix}.secrets.{name} must be the NAME a secret is stored under "
+                              "(letters, digits, _, e.g. KLAVIYO_PRIVATE_KEY), not its value")
+    if config.name == LOCAL_ENV:
+        return
+    for key in SERVICE_URLS:
+        url = str(setting(config, key))
+        if url.startswith("http://") and key not in config.https.allow_http:
+            raise ConfigError(f"{prefix}.{key} must be an https:// URL outside the local sandbox (it is "
+                              f"http://...); or list {key!r} in {prefix}.https.allow_http with a reason")
+
+
+def _secret_names_are_literal(secrets: Any, where: str) -> None:
+    """``secrets.private_key = "${KLAVIYO_PRIVATE_KEY}"`` would make the key's value its name."""
+    if not isinstance(secrets, Mapping):
+        return
+    for name in SECRET_NAME_SETTINGS:
+        value = secrets.get(name)
+        if isinstance(value, str) and _VAR.search(value):
+            raise ConfigError(f"{where}.secrets.{name} names the secret (e.g. KLAVIYO_PRIVATE_KEY); write the "
+                              "name itself, not a ${VAR}: interpolation would put the secret's value there")
+
+
+def _referenced(value: Any) -> set[str]:
+    """The ${VAR} names a raw table refers to."""
+    if isinstance(value, Mapping):
+        return set().union(*(_referenced(v) for v in value.values())) if value else set()
+    if isinstance(value, list):
+        return set().union(*(_referenced(v) for v in value)) if value else set()
+    return set(_VAR.findall(value)) if isinstance(value, str) else set()
+
+
+def _unechoed(message: str, values: Mapping[str, str]) -> str:
+    """``message`` with each interpolated value replaced by its ``${NAME}`` (longest first)."""
+    for name, value in sorted(values.items(), key=lambda item: -len(item[1])):
+        if value:
+            message = message.replace(value, "${%s}" % name)
+    return message
 
 
 def _deep_merge(base: Mapping[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
