@@ -63,6 +63,7 @@ class SecretSettings:
     public_key: str = ""                 # empty: the app does not use a public key
     launchdarkly_api_token: str = "LAUNCHDARKLY_API_TOKEN"
     launchdarkly_sdk_key: str = "LAUNCHDARKLY_SDK_KEY"
+    records_signing_key: str = "PIPELINE_RECORDS_SIGNING_KEY"  # HMAC key of the release records; absent: unsigned
 
 
 @dataclass(frozen=True)
@@ -108,6 +109,12 @@ class RollbackSettings:
 
 
 @dataclass(frozen=True)
+class RecordSettings:
+    """The release records kept in the cluster (pipeline/records, docs/audit.md)."""
+    retention_days: int = 365            # records younger than this are never pruned
+
+
+@dataclass(frozen=True)
 class EnvConfig:
     name: str
     app: str = "klaviyo-sync"
@@ -118,6 +125,7 @@ class EnvConfig:
     thresholds: Thresholds = field(default_factory=Thresholds)
     rollout: RolloutSettings = field(default_factory=RolloutSettings)
     rollback: RollbackSettings = field(default_factory=RollbackSettings)
+    records: RecordSettings = field(default_factory=RecordSettings)
     variables: Mapping[str, str] = field(default_factory=dict, compare=False, repr=False)
 
 
@@ -191,6 +199,9 @@ def validate(config: EnvConfig) -> None:
     if not re.fullmatch(r"\d{4}-\d{2}-\d{2}(\.pre)?", config.klaviyo.revision):
         raise ConfigError(f"{prefix}.klaviyo.revision: {config.klaviyo.revision!r} is not a "
                           "revision date YYYY-MM-DD (optionally .pre)")
+    if config.records.retention_days < 1:
+        raise ConfigError(f"{prefix}.records.retention_days must be at least 1 (days), "
+                          f"got {config.records.retention_days}")
     for gate in config.rollout.gates:
         if not re.fullmatch(r"[1-9]\d*%?", gate) or (gate.endswith("%") and int(gate[:-1]) > 100):
             raise ConfigError(f"{prefix}.rollout.gates: {gate!r} is neither a pod count (\"1\") "

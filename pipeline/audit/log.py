@@ -221,6 +221,11 @@ def _check_line(raw: bytes, expected_seq: int, prev_hash: str) -> dict[str, Any]
         entry = json.loads(raw)
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         return f"not JSON ({exc.msg if hasattr(exc, 'msg') else exc})"
+    return check_entry(entry, expected_seq, prev_hash)
+
+
+def check_entry(entry: Any, expected_seq: int, prev_hash: str) -> dict[str, Any] | str:
+    """The entry if it follows ``prev_hash`` as entry ``expected_seq``; else why not."""
     if not isinstance(entry, dict):
         return "not a JSON object"
     missing = [name for name in FIELDS if name not in entry]

@@ -4,7 +4,8 @@ lock -> recover (a dead deploy's leftovers) -> preflight -> plan (server-side dr
 ``--dry-run`` stops here) -> gated rollout (pause at each gate, verify, resume) -> bake ->
 deployed. A failed gate or verdict triggers the automatic rollback the policy chooses,
 then verification that the previous version is healthy again. Every stage is recorded in
-the audit log and in the :class:`DeployResult`; the exit code follows from the outcome.
+the :class:`DeployResult`, which one release record in the cluster keeps (pipeline/records);
+the exit code follows from the outcome.
 """
 from __future__ import annotations
 
@@ -22,7 +23,6 @@ from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
 from pipeline import ci
-from pipeline.audit.log import AuditLog, default_path
 from pipeline.config import ConfigError, EnvConfig
 from pipeline.deploy import recovery
 from pipeline.deploy.apply import Applier, Change
@@ -37,6 +37,8 @@ from pipeline.kube.client import api_client as make_api_client, read_json
 from pipeline.kube.rollout import revision
 from pipeline.lock import DeployLock, LockHeld
 from pipeline.preflight.runner import run_preflight
+from pipeline.records import Records
+from pipeline.records.writers import record_deploy
 from pipeline.rollback import factory, policy, runner
 from pipeline.rollout.gates import GateCheck, RolloutProgress, plan_gates
 from pipeline.secrets import SecretSource, redact, secret_source
@@ -101,7 +103,7 @@ class Deploy:
         self.deploy_id = uuid.uuid4().hex[:12]
         self.result = DeployResult(config.name, config.app, request.image or "", actor=self.run_context.actor,
                                    run_url=self.run_context.run_url)
-        self.audit: AuditLog | None = None
+        self.records: Records | None = None   # the release record store (one record per deploy)
         self.lock: DeployLock | None = None
         self.rendered: Rendered | None = None
         self.live: dict[str, Any] | None = None
@@ -132,8 +134,7 @@ class Deploy:
             self.result.finish(DeployOutcome.ROLLBACK_FAILED, "interrupted (Ctrl-C); the lock's record lets the "
                                "next deploy or rollback finish or undo the rollout", ExitCode.INTERRUPTED)
         self.result.duration_seconds = time.monotonic() - start
-        self._record("deploy_finished", {"outcome": self.result.outcome.value, "exit_code": self.result.exit_code,
-                                         "reason": self.result.reason})
+        self._write_release_record()
         return self.result
 
     def _locked_run(self) -> None:
@@ -176,8 +177,7 @@ class Deploy:
             self._secrets = self._secrets or secret_source(
                 self.config, self.api if self.config.secrets.source == "kubernetes" else None)
             self.api  # a bad kubeconfig or context is a usage error, found before anything else
-            self.audit = AuditLog(default_path(self.config.name, self.environ), self.config.name, self.config.app,
-                                  tuple(self._known_secrets()))
+            self.records = Records.for_environment(self.config, self.api, self._secrets)
 
     def _acquire_lock(self, stage: StageRecord) -> None:
         self.lock = DeployLock.for_environment(self.config, self.api, info={"image": self.result.image})
@@ -412,10 +412,19 @@ class Deploy:
         return [self._secrets.get(v) for k, v in names.items() if k not in ("source", "path") and v]
 
     def _record(self, kind: str, data: dict[str, Any]) -> None:
-        if self.audit is None or self.request.dry_run:
+        """Fine-grained events are no longer written anywhere: the stages, verdicts and rollback
+        actions are in the DeployResult, which the one release record keeps (_write_release_record)."""
+
+    # ---- the release record (pipeline/records): one per deploy, written at its end -------------
+    def _write_release_record(self) -> None:
+        if self.records is None or self.request.dry_run:
             return
-        entry = self.audit.append(kind, data)
-        self.result.audit_head = entry["hash"]
+        try:
+            self.result.audit_head = record_deploy(self.records, self.result.to_json(), self.api,
+                                                   self.config.kube)["hash"]
+        except Exception as exc:  # noqa: BLE001 - an unrecorded deploy is reported, its outcome stands
+            why = redact(f"{type(exc).__name__}: {exc}", self._known_secrets())
+            self.result.reason += f"; WARNING: the release record was not written: {why}"
 
     @contextmanager
     def _stage(self, name: str, detail: str, refuse: int | None = None) -> Iterator[StageRecord]:
