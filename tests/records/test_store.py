@@ -304,3 +304,48 @@ def test_a_record_too_large_keeps_its_facts_without_the_full_result():
                                                     pod_template_hash="h1"))
     assert "result" not in record["data"] and record["data"]["image"] == "app:1"
     assert "exceeded 2000" in record["data"]["result_omitted"] and records.verify().ok
+
+
+# --------------------------------------------------------------------------- races, interleaved by hand
+
+class Interleaving:
+    """A driver on ``shared`` that runs ``other()`` once, just before the first ``method`` call:
+    another writer acts at exactly that point."""
+
+    name = "interleaving"
+
+    def __init__(self, shared: MemoryDriver, method: str, other):
+        self.shared, self.method, self.other = shared, method, other
+
+    def __getattr__(self, name):
+        call = getattr(self.shared, name)
+        if name != self.method or self.other is None:
+            return call
+        other, self.other = self.other, None
+
+        def first(*args, **kwargs):
+            other()
+            return call(*args, **kwargs)
+        return first
+
+
+def test_losing_the_create_race_rechains_onto_the_winner():
+    shared = MemoryDriver()
+    b = store(shared)
+    deploys(b, "app:1")
+    a = store(Interleaving(shared, "create", lambda: deploys(b, "app:b")))
+    mine = deploys(a, "app:a")[0]
+    assert mine["seq"] == 3 and mine["prev_hash"] == obj(b, 2).document["hash"]
+    assert obj(b, 2).document["data"]["image"] == "app:b" and b.verify().ok and b.verify().records == 3
+
+
+def test_losing_the_head_race_after_creating_keeps_the_record_once():
+    shared = MemoryDriver()
+    b = store(shared)
+    deploys(b, "app:1")
+    # A creates record 2; before A moves the head, B adopts record 2 and appends record 3.
+    a = store(Interleaving(shared, "update", lambda: deploys(b, "app:b")))
+    mine = deploys(a, "app:a")[0]
+    documents = b.view().documents
+    assert [d["data"]["image"] for d in documents] == ["app:1", "app:a", "app:b"]
+    assert mine["seq"] == 2 and b.verify().ok and b.verify().head_seq == 3
