@@ -84,7 +84,7 @@ def table(rows: Sequence[HistoryRow], title: str, width: int) -> Table:
     table.add_column("actor", min_width=8, overflow="fold", ratio=2 if narrow else None)
     table.add_column("image", min_width=12, overflow="fold", ratio=3 if narrow else None)
     table.add_column("commit", no_wrap=True)
-    table.add_column("outcome", min_width=11, overflow="fold", ratio=2 if narrow else None)
+    table.add_column("outcome", min_width=15, overflow="fold", ratio=2 if narrow else None)
     if not narrow:
         table.add_column("duration", justify="right", no_wrap=True)
     for row in rows:
