@@ -8,7 +8,7 @@ query a label selector (as Helm's ``owner=helm,name=...``):
 * ``pipeline.deploy/app``, ``pipeline.deploy/environment``
 * records also ``pipeline.deploy/sequence``, ``pipeline.deploy/kind``, ``pipeline.deploy/outcome``
 
-Prefixed keys, so a ``kubectl delete secret -l app=klaviyo-sync`` aimed at the app's own
+Prefixed keys, so a ``kubectl delete configmap -l app=klaviyo-sync`` aimed at the app's own
 objects never selects them. No ownerReferences: nothing garbage-collects them.
 """
 from __future__ import annotations
@@ -22,7 +22,6 @@ ENV = f"{PREFIX}/environment"
 SEQUENCE = f"{PREFIX}/sequence"
 KIND = f"{PREFIX}/kind"
 OUTCOME = f"{PREFIX}/outcome"
-SECRET_TYPES = {"record": "pipeline.deploy/record.v1", "head": "pipeline.deploy/records-head.v1"}
 
 
 def name_part(text: str) -> str:

@@ -116,13 +116,13 @@ class Records:
     @classmethod
     def for_environment(cls, config: "EnvConfig", api_client: Any, secrets: "SecretSource | None" = None,
                         **kwargs: Any) -> "Records":
-        """The store of ``config``'s app and environment: Secrets in ``kube.namespace``, signed with
+        """The store of ``config``'s app and environment: ConfigMaps in ``kube.namespace``, signed with
         ``secrets.records_signing_key`` from the environment's secret source when it holds one."""
-        from pipeline.records.cluster import SecretDriver
+        from pipeline.records.cluster import ConfigMapDriver
 
         name = config.secrets.records_signing_key
         key = secrets.get(name) if secrets is not None and name else None
-        return cls(SecretDriver(api_client, config.kube.namespace), config.app, config.name, key, name,
+        return cls(ConfigMapDriver(api_client, config.kube.namespace), config.app, config.name, key, name,
                    tuple(known_secrets(config, secrets)), config.records.retention_days,
                    source=secrets.describe() if secrets is not None else "", **kwargs)
 
@@ -266,7 +266,7 @@ class Records:
             try:
                 self._move_head(view, mine)
                 return mine
-            except (VersionConflict, RecordExists):
+            except (VersionConflict, RecordExists, RecordNotFound):   # someone moved (or deleted) the head
                 _backoff(attempt)
         raise RecordsError(f"could not append after {ATTEMPTS} attempts: other writers kept winning")
 
@@ -307,7 +307,7 @@ class Records:
         assert document is not None
         try:
             self._move_head(view, document)
-        except (VersionConflict, RecordExists):
+        except (VersionConflict, RecordExists, RecordNotFound):
             pass
 
     def _move_head(self, view: View, record: dict[str, Any]) -> None:
