@@ -1,4 +1,9 @@
-"""The audit log: append-only, hash-chained JSON lines, one file per environment.
+"""The local JSONL audit log: append-only, hash-chained JSON lines, one file per environment.
+
+The pipeline no longer writes it: deploys and rollbacks keep one record each in the cluster
+(``pipeline.records``, docs/audit.md). This module stays as the format of logs written before,
+which ``invoke audit.import`` migrates once and ``invoke audit.verify --path`` still checks, and
+as the shared helpers the record store uses (``canonical``, ``sanitize``, actor, RFC 3339 time).
 
 Default path ``.pipeline/audit/<env>.jsonl`` (relative to the working directory; override
 with ``path=`` / ``--path`` or ``$PIPELINE_AUDIT_DIR``). Each line is one entry::
