@@ -9,7 +9,7 @@ import json as jsonlib
 import sys
 from typing import Any, Sequence
 
-from invoke import Exit, task
+from invoke import task
 from rich import box
 from rich.console import Console
 from rich.table import Table

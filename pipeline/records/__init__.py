@@ -10,6 +10,6 @@ from pipeline.records.facts import Facts, Release, Verdicts, deploy_record, roll
 from pipeline.records.memory import MemoryDriver
 from pipeline.records.store import ChainBroken, PruneResult, Records, Refused, View
 
-__all__ = ["ChainBroken", "ChainCheck", "Driver", "Facts", "MemoryDriver", "Problem", "PruneResult", "RecordExists",
-           "RecordNotFound", "Records", "RecordsError", "Refused", "Release", "Stored", "Verdicts", "VersionConflict", "View",
-           "deploy_record", "rollback_record"]
+__all__ = ["ChainBroken", "ChainCheck", "Driver", "Facts", "MemoryDriver", "Problem", "PruneResult",
+           "RecordExists", "RecordNotFound", "Records", "RecordsError", "Refused", "Release", "Stored", "Verdicts",
+           "VersionConflict", "View", "deploy_record", "rollback_record"]

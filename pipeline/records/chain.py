@@ -272,8 +272,9 @@ def _base(chain: list[dict[str, Any]], base_seq: int, base_hash: str, walk: _Wal
         return
     pruned = {(d["data"].get("through_seq"), d["data"].get("through_hash")) for d in chain if d["kind"] == "prune"}
     if (base_seq, base_hash) not in pruned:
-        walk.add("base", chain[0]["seq"] if chain else base_seq + 1, f"the head starts the chain after record {base_seq}, and no prune record says "
-                 "so: records at the start were deleted")
+        walk.add("base", chain[0]["seq"] if chain else base_seq + 1,
+                 f"the head starts the chain after record {base_seq}, and no prune record says so: records at "
+                 "the start were deleted")
 
 
 def _signatures(head: dict[str, Any] | None, records: list[dict[str, Any]], key: Secret | None,

@@ -19,7 +19,7 @@ A template is its ``pod-template-hash`` when the record has one, else its image.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any, Mapping, Sequence
 
 from pipeline.audit.history import HistoryRow, history as legacy_history
 from pipeline.deploy.image import InvalidImage, parse_image
@@ -264,7 +264,3 @@ def _seconds(data: Mapping[str, Any]) -> float | None:
         value = sum(r.get("duration_seconds") or 0 for r in (data.get("result") or {}).get("results") or []) or None
     return round(float(value), 3) if isinstance(value, (int, float)) else None
 
-
-def merge_rows(*groups: Iterable[HistoryRow]) -> list[HistoryRow]:
-    rows = [row for group in groups for row in group]
-    return sorted(rows, key=lambda r: (r.time, r.seq or 0), reverse=True)

@@ -19,36 +19,14 @@ from pathlib import Path
 import git
 import pytest
 
+from e2e.conftest import CONFIG as E2E_CONFIG  # tests/ is on sys.path (pytest's rootdir-less packages)
+
 from .conftest import REPO
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(1200)]
 
-CONFIG = """
-[defaults]
-app = "klaviyo-sync"
-[defaults.kube]
-kubeconfig = "${KUBECONFIG}"
-manifests = "k8s"
-[defaults.klaviyo]
-base_url = "${SANDBOX_KLAVIYO_URL}"
-status_page_url = "${SANDBOX_STATUS_URL}"
-app_source = "examples/klaviyo-sync"
-[defaults.flags]
-api_url = "${SANDBOX_LAUNCHDARKLY_URL}"
-stream_url = "${SANDBOX_LAUNCHDARKLY_URL}"
-events_url = "${SANDBOX_LAUNCHDARKLY_URL}"
-project = "klaviyo-sync"
-environment = "local"
-[defaults.rollout]
-gates = ["1", "50%", "100%"]
-gate_verify_seconds = 8
-bake_seconds = 4
-progress_deadline_seconds = 12
-lock_seconds = 4
-[defaults.rollback]
-via = ["flag", "undo", "git"]
-[env.local]
-"""
+# The end-to-end tests' sandbox settings, with every path relative to the clone (as in a real repository).
+CONFIG = E2E_CONFIG.format(manifests="k8s", app_source="examples/klaviyo-sync", repo=".")
 
 
 class Runners:

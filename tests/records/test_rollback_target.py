@@ -5,23 +5,20 @@ from pipeline.records import MemoryDriver, Records, deploy_record
 from pipeline.records.facts import Release
 from pipeline.records.templates import release_template_hash
 from pipeline.rollback.audit_trail import Known, known, revision_running
+from rollback import test_last_good as last_good   # tests/ is on sys.path
 
-REVISION = "deployment.kubernetes.io/revision"
 
 
 def rs(revision: int, image: str, hash_: str, uid: str = "d1") -> dict:
-    return {"metadata": {"name": f"web-{hash_}", "annotations": {REVISION: str(revision)},
-                         "labels": {"app": "web", "pod-template-hash": hash_}, "creationTimestamp": f"t{revision}",
-                         "ownerReferences": [{"uid": uid, "controller": True}]},
-            "spec": {"template": {"metadata": {"labels": {"app": "web", "pod-template-hash": hash_}},
-                                  "spec": {"containers": [{"name": "app", "image": image}]}}}}
+    """The rollback tests' ReplicaSet, with the pod-template-hash label the controller puts on it."""
+    replica_set = last_good.rs(revision, image, uid)
+    replica_set["metadata"]["name"] = f"web-{hash_}"
+    replica_set["metadata"]["labels"] = {"app": "web", "pod-template-hash": hash_}
+    replica_set["spec"]["template"]["metadata"]["labels"]["pod-template-hash"] = hash_
+    return replica_set
 
 
-def deployment(image: str, revision: int) -> dict:
-    return {"metadata": {"name": "web", "uid": "d1", "annotations": {REVISION: str(revision)}},
-            "spec": {"selector": {"matchLabels": {"app": "web"}},
-                     "template": {"metadata": {"labels": {"app": "web"}},
-                                  "spec": {"containers": [{"name": "app", "image": image}]}}}}
+deployment = last_good.deployment
 
 
 # deploy 1.1.0 (r1), 1.3.0 (r2), bad (r3), automatic undo to 1.3.0: r2's ReplicaSet is reused as r4
