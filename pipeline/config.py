@@ -66,6 +66,7 @@ class SecretSettings:
     launchdarkly_sdk_key: str = "LAUNCHDARKLY_SDK_KEY"
     oauth_client_id: str = "KLAVIYO_OAUTH_CLIENT_ID"
     oauth_client_secret: str = "KLAVIYO_OAUTH_CLIENT_SECRET"
+    records_signing_key: str = "PIPELINE_RECORDS_SIGNING_KEY"  # HMAC key of the release records; absent: unsigned
 
 
 @dataclass(frozen=True)
@@ -145,6 +146,12 @@ class HttpsSettings:
 
 
 @dataclass(frozen=True)
+class RecordSettings:
+    """The release records kept in the cluster (pipeline/records, docs/audit.md)."""
+    retention_days: int = 365            # records younger than this are never pruned
+
+
+@dataclass(frozen=True)
 class EnvConfig:
     name: str
     app: str = "klaviyo-sync"
@@ -160,6 +167,7 @@ class EnvConfig:
     github: GitHubSettings = field(default_factory=GitHubSettings)
     oauth: OAuthSettings = field(default_factory=OAuthSettings)
     https: HttpsSettings = field(default_factory=HttpsSettings)
+    records: RecordSettings = field(default_factory=RecordSettings)
     variables: Mapping[str, str] = field(default_factory=dict, compare=False, repr=False)
 
 
@@ -258,6 +266,9 @@ def validate(config: EnvConfig) -> None:
     if config.rollout.scrape_interval_seconds <= 0:
         raise ConfigError(f"{prefix}.rollout.scrape_interval_seconds must be greater than 0, "
                           f"got {config.rollout.scrape_interval_seconds!r}")
+    if config.records.retention_days < 1:
+        raise ConfigError(f"{prefix}.records.retention_days must be at least 1 (days), "
+                          f"got {config.records.retention_days}")
     for gate in config.rollout.gates:
         if not re.fullmatch(r"[1-9]\d*%?", gate) or (gate.endswith("%") and int(gate[:-1]) > 100):
             raise ConfigError(f"{prefix}.rollout.gates: {gate!r} is neither a pod count (\"1\") "

@@ -97,7 +97,7 @@ def deploy(c, env="local", image=None, dry_run=False, skip_check=None, json=Fals
     console.print(f"[bold]deploy[/] {settings.app} to [bold]{env}[/]", highlight=False)
     result = Deploy(settings, DeployRequest(image, dry_run, tuple(skip_check or ()),
                                             allow_kill_switch_off=allow_kill_switch_off,
-                                            promotion_override=promotion_override),
+                                            promotion_override=promotion_override, config_path=config),
                     TerminalEvents(console)).run()
     document = result.to_json()
     text = jsonlib.dumps(document, indent=2, default=str) + "\n"

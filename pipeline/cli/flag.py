@@ -3,13 +3,14 @@
 The reverse of ``invoke rollback --via flag``, verified the same way: the semantic patch
 ``turnFlagOn`` through the REST API, then a connected LaunchDarkly SDK must serve the flag's
 on path. Asks for confirmation (``--yes`` skips it; required in CI or without a terminal),
-records what it did in the audit log, never waits for the deploy lock. Exit codes: 0 ON and
+records what it did as a release record (kind ``flag``), never waits for the deploy lock. Exit codes: 0 ON and
 verified (or already ON), 6 not done, 2 bad input or not confirmed.
 """
 from __future__ import annotations
 
 import os
 import sys
+from typing import Callable
 
 from invoke import Exit, task
 from rich.console import Console
@@ -37,7 +38,7 @@ def flag_on(c, env="", reason="", yes=False, config="pipeline.toml"):
 
 def main(env: str, reason: str, yes: bool, config_path: str, out: Console, err: Console, isatty: bool,
          environ: dict[str, str] | None = None) -> int:
-    from pipeline.cli.rollback import Request, _audit_log, _confirm, _record, _result_printer, _scrubber
+    from pipeline.cli.rollback import Request, _confirm, _result_printer, _scrubber
     from pipeline.rollback import factory
 
     environ = dict(os.environ if environ is None else environ)
@@ -56,13 +57,26 @@ def main(env: str, reason: str, yes: bool, config_path: str, out: Console, err: 
                   highlight=False)
         return int(ExitCode.USAGE)
     why = reason.strip() or "incident over: kill switch back on (invoke flag-on)"
-    audit = _audit_log(config, environ, built, False, err)
-    _record(audit, "note", {"action": "flag_on", "reason": why}, err)
     turn_on = getattr(flag, "turn_on", None)
     if turn_on is None:                  # the mechanism could not be built (no token...): say why
         result = flag.execute(why)
     else:
         result = turn_on(why)
     _result_printer(out, scrub)(result)
-    _record(audit, "rollback_action", result.to_json(), err)
-    return int(ExitCode.OK if result.ok else ExitCode.ROLLBACK_FAILED)
+    code = int(ExitCode.OK if result.ok else ExitCode.ROLLBACK_FAILED)
+    _record(config, {"action": "flag_on", "reason": why, "exit_code": code, "result": result.to_json()}, scrub, err)
+    return code
+
+
+def _record(config: object, body: dict, scrub: Callable[[str], str], err: Console) -> None:
+    """One release record (kind ``flag``): who turned the kill switch back on, when, and why."""
+    from pipeline.rollback import audit_trail
+
+    warn = lambda why: err.print(f"[yellow]warning:[/] {scrub(why)}", highlight=False)  # noqa: E731
+    store = audit_trail.open_records(config, warn)  # type: ignore[arg-type]
+    if store is None:
+        return
+    try:
+        store.append("flag", body)
+    except Exception as exc:  # noqa: BLE001 - the flag is on; only its record failed
+        warn(f"the kill switch change is not recorded: {type(exc).__name__}: {exc}")

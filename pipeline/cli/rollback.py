@@ -21,12 +21,12 @@ from rich.console import Console
 from rich.table import Table
 
 from pipeline import ci
-from pipeline.audit import AuditError, AuditLog, default_path, entries
 from pipeline.config import ConfigError, EnvConfig, load_config
 from pipeline.deploy.state import Intent
 from pipeline.exit_codes import ExitCode
 from pipeline.kube.client import api_client
 from pipeline.lock import DeployLock, LockHeld
+from pipeline.records import Records
 from pipeline.report.markdown import append_summary, rollback_summary
 from pipeline.rollback import audit_trail, factory, policy
 from pipeline.rollback.result import Mechanism, Plan, RollbackResult
@@ -85,8 +85,9 @@ def _revision(value: str | int) -> int:
 # --- the command ---------------------------------------------------------------------------------
 
 def main(request: Request, environ: Mapping[str, str], out: Console, err: Console,
-         isatty: bool, ask: Callable[[str], str] = input) -> int:
-    """The whole command; returns the exit code. ``out`` gets the result, ``err`` the narration."""
+         isatty: bool, ask: Callable[[str], str] = input, records: Records | None = None) -> int:
+    """The whole command; returns the exit code. ``out`` gets the result, ``err`` the narration.
+    ``records``: the release record store (default: the environment's, in its cluster)."""
     human = err if request.json else out
     try:
         config = load_config(request.env, request.config, environ)
@@ -118,7 +119,9 @@ def main(request: Request, environ: Mapping[str, str], out: Console, err: Consol
                     "deployment[/]", highlight=False)
     code = int(ExitCode.ROLLBACK_FAILED)
     try:
-        code = _run(request, config, decision, environ, out, err, human, isatty, ask, unverified)
+        store = records or audit_trail.open_records(config, lambda why: err.print(
+            f"[yellow]warning:[/] release records unavailable: {why}", highlight=False))
+        code = _run(request, config, decision, environ, out, err, human, isatty, ask, unverified, store)
         if code == ExitCode.OK and unverified and unverified.flag_turned_off and unverified.flag_before \
                 and "flag" not in decision.mechanisms:
             code = _restore_dead_deploys_flag(config, human, err)
@@ -155,13 +158,18 @@ def take_lock(config: EnvConfig) -> tuple[DeployLock | None, str]:
 
 def _run(request: Request, config: EnvConfig, decision: policy.Decision, environ: Mapping[str, str],
          out: Console, err: Console, human: Console, isatty: bool, ask: Callable[[str], str],
-         interrupted: Intent | None) -> int:
-    commit = request.commit or (deployed_commit_from_audit(config, environ) if "git" in decision.mechanisms else None)
+         interrupted: Intent | None, store: Records | None) -> int:
+    warn = lambda why: err.print(f"[yellow]warning:[/] {why}", highlight=False)  # noqa: E731
+    needs_records = {"undo", "git"} & set(decision.mechanisms)
+    known = audit_trail.known(store, warn) if needs_records else audit_trail.Known()
+    commit = request.commit or (known.commit_to_revert if "git" in decision.mechanisms else None)
+    # a dead deploy's intent names the release to return to by content; else the records' target
     to_template = interrupted.from_template if interrupted and not request.to_revision else None
+    to_revision = request.to_revision or (0 if to_template is not None else (
+        audit_trail.undo_revision(config, known.target) if "undo" in decision.mechanisms else 0))
     built = factory.build(decision.mechanisms, config, factory.Options(
-        to_revision=request.to_revision, commit=commit, resume_paused=interrupted is not None,
-        good_images=verified_images_from_audit(config, environ), on_progress=_progress_printer(human),
-        to_template=to_template))
+        to_revision=to_revision, commit=commit, resume_paused=interrupted is not None,
+        good_images=known.good_images, on_progress=_progress_printer(human), to_template=to_template))
     scrub = _scrubber(built)
     plans = [_plan(m, scrub) for m in built.mechanisms]
     human.print(_plan_table(config, plans, request))
@@ -170,25 +178,16 @@ def _run(request: Request, config: EnvConfig, decision: policy.Decision, environ
         err.print(f"[red]{refusal}[/]; nothing changed", highlight=False)
         return int(ExitCode.USAGE)
     reason = request.reason or "on-demand rollback (invoke rollback)"
-    audit = _audit_log(config, environ, built, request.dry_run, err)
-    _record(audit, "rollback_started", audit_trail.started(decision.mechanisms, reason), err)
-    printer = _result_printer(human, scrub)
-
-    def on_result(result: RollbackResult) -> None:
-        printer(result)
-        _record(audit, "rollback_action", audit_trail.action(result), err)
-
     announce = _github_deployment(config, environ, decision.mechanisms, reason, err)
-    outcome = run(built.mechanisms, reason, request.dry_run, on_result, scrub)
+    outcome = run(built.mechanisms, reason, request.dry_run, _result_printer(human, scrub), scrub)
     code = exit_code(outcome)
     if announce is not None:
         announce.finish("done" if code == ExitCode.OK else "rollback_failed", outcome.summary())  # type: ignore[attr-defined]
         announce.close()  # type: ignore[attr-defined]
-    head = _record(audit, "rollback_finished", audit_trail.finished(outcome, code), err)
     human.print(_summary_line(outcome), highlight=False)
     document = {"env": config.name, "app": config.app, "mechanisms": list(decision.mechanisms),
-                "plans": [_plan_json(p) for p in plans], **outcome.to_json(), "exit_code": code,
-                "audit_head": head}
+                "plans": [_plan_json(p) for p in plans], **outcome.to_json(), "exit_code": code}
+    document["audit_head"] = None if request.dry_run else audit_trail.record(store, document, known, scrub, warn)
     _publish(document, request, environ, out, err, scrub)
     return code
 
@@ -240,47 +239,6 @@ def _check_applicable(request: Request, mechanisms: Sequence[str]) -> None:
         raise UsageError(f"--to-revision applies to rollout undo, which is not among {', '.join(mechanisms)}")
     if request.commit and "git" not in mechanisms:
         raise UsageError(f"--commit applies to git revert, which is not among {', '.join(mechanisms)}")
-
-
-def deployed_commit_from_audit(config: EnvConfig, environ: Mapping[str, str]) -> str | None:
-    """The commit the latest successful deploy of this environment recorded, if any."""
-    try:
-        path = default_path(config.name, environ)
-        return audit_trail.last_deployed_commit(entries(path)) if path.exists() else None
-    except (AuditError, OSError, ValueError):
-        return None
-
-
-def verified_images_from_audit(config: EnvConfig, environ: Mapping[str, str]) -> frozenset[str]:
-    """Images a deploy of this environment verified (and no later deploy rejected)."""
-    try:
-        path = default_path(config.name, environ)
-        return audit_trail.verified_images(entries(path)) if path.exists() else frozenset()
-    except (AuditError, OSError, ValueError):
-        return frozenset()
-
-
-def _audit_log(config: EnvConfig, environ: Mapping[str, str], built: factory.Built, dry_run: bool,
-               err: Console) -> AuditLog | None:
-    if dry_run:
-        return None                      # a dry run changes nothing, the audit log included
-    try:
-        return AuditLog(default_path(config.name, environ), config.name, config.app,
-                        tuple(s for s in built.secrets if s is not None))
-    except (AuditError, OSError) as exc:
-        err.print(f"[yellow]warning:[/] audit log unavailable: {exc}", highlight=False)
-        return None
-
-
-def _record(audit: AuditLog | None, kind: str, data: dict, err: Console) -> str | None:
-    """Record and return the new head hash; an audit failure is reported, never stops a rollback."""
-    if audit is None:
-        return None
-    try:
-        return audit.append(kind, data)["hash"]
-    except (AuditError, OSError) as exc:
-        err.print(f"[yellow]warning:[/] could not write {kind} to the audit log: {exc}", highlight=False)
-        return None
 
 
 def _confirm(request: Request, environ: Mapping[str, str], isatty: bool, ask: Callable[[str], str],
@@ -357,10 +315,10 @@ def _scrubber(built: factory.Built) -> Callable[[str], str]:
     "env": "environment in pipeline.toml (required): local (the sandbox), staging, prod",
     "via": "mechanisms, comma separated: flag,undo,git (default: the environment's rollback.via); "
            "the flag always runs first",
-    "to-revision": "rollout undo to this revision (default: the newest revision whose image a deploy verified, "
-                   "never a release already rejected)",
-    "commit": "git revert this commit (default: the commit the last deploy recorded)",
-    "reason": "why: recorded in the revert commit and the audit log",
+    "to-revision": "rollout undo to this revision (default: the newest release a deploy verified, never a "
+                   "rejected one, from the release records; without records: the previous revision)",
+    "commit": "git revert this commit (default: the commit of the newest deploy in the release records)",
+    "reason": "why: recorded in the revert commit and the release record",
     "yes": "do not ask for confirmation (required in CI or without a terminal)",
     "dry-run": "show what would be done; change nothing",
     "json": "print the machine-readable result on stdout (narration goes to stderr)",

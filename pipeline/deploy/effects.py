@@ -306,11 +306,17 @@ class DeployEffects:
         return decide(self.config.name, self.config.promote_from, image, records, self.request.promotion_override)
 
     def _source_records(self, env: str) -> list[Any]:
-        from pipeline.audit.log import default_path, entries
-        from pipeline.promotion import records_from_audit
+        """The deploys the source environment recorded, read from its release records in its cluster
+        (the deploy job needs read access there: get/list configmaps, docs/rbac.md)."""
+        from pipeline.config import load_config
+        from pipeline.promotion import Record
+        from pipeline.records import Records
 
-        path = default_path(env, self.environ)
-        return records_from_audit(entries(path)) if path.exists() else []
+        source = load_config(env, self.request.config_path, self.environ)
+        api = self.api if source.kube == self.config.kube else make_api_client(source.kube)
+        facts = Records.for_environment(source, api, None).facts()
+        return [Record(r.image, r.digest, r.outcome, datetime.fromisoformat(r.time.replace("Z", "+00:00")))
+                for r in facts.deploys]
 
     def current_pods(self) -> list[str]:
         """Ready pods of the Deployment's current template, from the shared informer's cache."""

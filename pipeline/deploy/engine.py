@@ -22,7 +22,6 @@ from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
 from pipeline import ci
-from pipeline.audit.log import AuditLog, default_path
 from pipeline.config import ConfigError, EnvConfig
 from pipeline.deploy.announce import Announcer
 from pipeline.deploy.effects import DeployEffects
@@ -82,7 +81,6 @@ class Deploy:
                                    run_url=context.run_url)
         self.effects = DeployEffects(config, request, self.result, self.environ, api, secrets, _verifier,
                                      self.events.progress, self._rollback_action)
-        self.audit: AuditLog | None = None
         self.state = DeployState(dry_run=request.dry_run, restore_flag=config.rollback.restore_flag)
         self.announce = Announcer(config, self.environ, getattr(self.events, "warn", lambda text: None))
         self.aborted = False
@@ -104,8 +102,7 @@ class Deploy:
         self.result.duration_seconds = time.monotonic() - start
         counter = self.effects.requests
         self.result.kube_requests = dict(counter.by_verb, total=counter.total) if counter else {}
-        self._audit("deploy_finished", {"outcome": self.result.outcome.value, "exit_code": self.result.exit_code,
-                                        "reason": self.result.reason})
+        self._write_release_record()
         if not self.request.dry_run:
             self.announce.finished(self.result, self.effects.secrets, self.aborted)
         return self.result
@@ -130,10 +127,7 @@ class Deploy:
         try:
             if state.changed and state.phase in CHANGING_PHASES:
                 self.effects.record_intent(state)
-            event = self.effects.run(state)
-            if state.phase is Phase.PLAN and isinstance(event, Ok) and not state.dry_run:
-                self._open_audit_and_start(event)
-            return self._unless_aborted(event)
+            return self._unless_aborted(self.effects.run(state))
         except (KeyboardInterrupt, ViewInterrupted):
             return self._unless_aborted(Interrupted())
         except USAGE_ERRORS as exc:
@@ -165,10 +159,6 @@ class Deploy:
         record.detail = self.effects.scrub(record.detail)
         self.result.stages.append(record)
         self.events.stage_finished(record)
-        if state.phase is not Phase.VALIDATE:
-            data = {k: v for k, v in record.data.items() if k != "verdicts"}
-            self._audit("stage", {"stage": record.name, "status": record.status, "detail": record.detail,
-                                  "duration_seconds": round(record.duration_seconds, 3), **data})
 
     # ------------------------------------------------------------------ plumbing
     def _close(self) -> None:
@@ -186,32 +176,27 @@ class Deploy:
             self.state = self.state.with_(reason=f"{self.state.reason}; could not release the lock "
                                           f"({type(exc).__name__}); it expires by itself")
 
-    def _open_audit_and_start(self, planned: Ok) -> None:
-        try:
-            self.audit = AuditLog(default_path(self.config.name, self.environ), self.config.name, self.config.app,
-                                  tuple(self.effects.known_secrets()))
-        except (OSError, ValueError):
-            self.audit = None
-        intent = self.effects.intent
-        self._audit("deploy_started", {"image": self.result.image, "commit": self.result.commit,
-                                       "previous_image": self.result.previous_image,
-                                       "kill_switch_off_accepted": self.request.allow_kill_switch_off,
-                                       "changes": [c.get("kind", "") + "/" + c.get("name", "")
-                                                   for c in planned.data.get("changes", [])],
-                                       "deploy_id": intent.deploy_id if intent else None})
-
     def _rollback_action(self, result: Any) -> None:
         self.result.rollback.append(result.to_json())
-        self._audit("rollback_action", result.to_json())
 
-    def _audit(self, kind: str, data: dict[str, Any]) -> None:
-        if self.audit is None or self.request.dry_run:
+    def _write_release_record(self) -> None:
+        """One release record per deploy, in the cluster (pipeline/records): what every later
+        command on any machine reads. A deploy that changed nothing and was refused early, or a dry
+        run, writes none. Failing to write it never changes the outcome; the reason says so."""
+        if self.request.dry_run or self.effects.lock is None:
             return
         try:
-            entry = self.audit.append(kind, data)
-            self.result.audit_head = entry["hash"]
-        except (OSError, ValueError):
-            pass                          # the audit log never decides a deploy's outcome
+            from pipeline.records import Records
+            from pipeline.records.writers import record_deploy
+
+            records = Records.for_environment(self.config, self.effects.api, self.effects.secrets)
+            written = record_deploy(records, self.result.to_json(), self.effects.api, self.config.kube,
+                                    kill_switch_off_accepted=self.request.allow_kill_switch_off)
+            self.result.audit_head = str(written["hash"])
+        except Exception as exc:  # noqa: BLE001 - an unrecorded deploy is reported, its outcome stands
+            why = self.effects.scrub(f"{type(exc).__name__}: {exc}")
+            self.result.reason += f"; WARNING: the release record was not written: {why}"
+            self.events.warn(f"the release record was not written: {why}")
 
 
 def event_detail(event: Event) -> str:

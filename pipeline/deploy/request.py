@@ -12,3 +12,4 @@ class DeployRequest:
     commit: str | None = None            # None: HEAD of rollback.git_repo
     allow_kill_switch_off: bool = False  # deploy although the kill switch is OFF (recorded; not verified)
     promotion_override: str | None = None  # reason to deploy a digest its promote_from never verified
+    config_path: str = "pipeline.toml"   # where promote_from's environment is defined

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
-from pipeline.audit import entries
 from pipeline.cli.rollback import Request, UsageError, main, parse
+from pipeline.records import MemoryDriver, Records, deploy_record
 from pipeline.exit_codes import ExitCode
 
 REPO = Path(__file__).resolve().parents[2]
@@ -55,11 +55,16 @@ def setup(remote, tmp_path, monkeypatch):
     return sha, str(config), environ
 
 
-def invoke_main(request: Request, environ, isatty=False, answer="n"):
+def invoke_main(request: Request, environ, isatty=False, answer="n", records=None):
     out, err = io.StringIO(), io.StringIO()
     code = main(request, environ, Console(file=out, width=200), Console(file=err, width=200), isatty,
-                ask=lambda prompt: answer)
+                ask=lambda prompt: answer, records=records)
     return code, out.getvalue(), err.getvalue()
+
+
+def memory_records() -> Records:
+    """The release records on the memory driver (these tests have no cluster)."""
+    return Records(MemoryDriver(), "klaviyo-sync", "test", actor={"name": "ada"})
 
 
 @pytest.mark.parametrize("kwargs, message", [
@@ -84,11 +89,12 @@ def test_unknown_environment_is_usage(setup):
 def test_dry_run_changes_nothing(setup, remote, tmp_path):
     sha, config, environ = setup
     before = remote.remote_head()
-    code, out, _ = invoke_main(parse("test", commit=sha, dry_run=True, config=config), environ)
+    records = memory_records()
+    code, out, _ = invoke_main(parse("test", commit=sha, dry_run=True, config=config), environ, records=records)
     assert code == ExitCode.OK
     assert "would push a commit reverting" in out and "dry run" in out
     assert remote.remote_head() == before and remote.work.head.commit.hexsha == sha
-    assert not (tmp_path / "audit").exists()
+    assert records.view().documents == []
 
 
 @pytest.mark.parametrize("environ_extra, isatty, why", [
@@ -114,30 +120,28 @@ def test_asks_on_a_terminal(setup, remote):
     assert remote.remote_file("app/version.txt") == "1.0.0"
 
 
-def test_yes_reverts_prints_json_and_records_the_audit_log(setup, remote, tmp_path):
+def test_yes_reverts_prints_json_and_records_the_rollback(setup, remote, tmp_path):
     sha, config, environ = setup
+    records = memory_records()
     code, out, err = invoke_main(parse("test", commit=sha, yes=True, json=True, reason="5xx storm",
-                                       config=config), environ)
+                                       config=config), environ, records=records)
     assert code == ExitCode.OK
     document = json.loads(out)
     assert document["ok"] and document["done"] == ["git"] and document["remaining"] == []
     assert document["results"][0]["outcome"] == "done"
     assert document["plans"][0]["mechanism"] == "git"
     assert "Rollback plan" in err                          # narration on stderr with --json
-    logged = list(entries(tmp_path / "audit" / "test.jsonl"))
-    assert [e["kind"] for e in logged] == ["rollback_started", "rollback_action", "rollback_finished"]
-    assert document["audit_head"] == logged[-1]["hash"] and document["exit_code"] == 0
+    [record] = records.view().documents                     # one record per invocation
+    assert record["kind"] == "rollback" and record["data"]["via"] == ["git"] and record["data"]["outcome"] == "done"
+    assert document["audit_head"] == record["hash"] and document["exit_code"] == 0
     assert "Reason: 5xx storm" in remote.work.git.log("-1", "--format=%B", "origin/main")
 
 
-def test_commit_defaults_to_the_last_deployed_one_in_the_audit_log(setup, remote, tmp_path):
-    from pipeline.audit import AuditLog
-
+def test_commit_defaults_to_the_last_deployed_one_in_the_release_records(setup, remote, tmp_path):
     sha, config, environ = setup
-    log = AuditLog(tmp_path / "audit" / "test.jsonl", "test", "klaviyo-sync")
-    log.append("deploy_started", {"image": "app:2", "commit": sha})
-    log.append("deploy_finished", {"outcome": "deployed"})
-    code, out, _ = invoke_main(parse("test", yes=True, config=config), environ)
+    records = memory_records()
+    records.append("deploy", deploy_record({"image": "app:2", "commit": sha, "outcome": "deployed"}))
+    code, out, _ = invoke_main(parse("test", yes=True, config=config), environ, records=records)
     assert code == ExitCode.OK, out
     assert remote.remote_file("app/version.txt") == "1.0.0"
 
