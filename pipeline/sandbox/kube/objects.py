@@ -24,6 +24,7 @@ all defaulting and checks run, the result is returned, nothing is stored.
 """
 from __future__ import annotations
 
+import builtins
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -96,10 +97,10 @@ class Cluster:
         return obj
 
     def list(self, resource: Resource, namespace: str | None = None,
-             predicate: Callable[[Obj], bool] | None = None) -> list[Obj]:
+             predicate: Callable[[Obj], bool] | None = None) -> builtins.list[Obj]:
         return self.store.list(resource, namespace, predicate)[0]
 
-    def owned(self, resource: Resource, owner_uid: str) -> list[Obj]:
+    def owned(self, resource: Resource, owner_uid: str) -> builtins.list[Obj]:
         """Read-only views of the ``resource`` objects ``owner_uid`` owns (an index lookup, no copies):
         for controllers' hot paths; never change them, write through the Cluster."""
         return self.store.owned(owner_uid, resource)
@@ -283,6 +284,8 @@ class Cluster:
         meta = current["metadata"]
         if resource.kind != "Pod" or grace >= int(meta.get("deletionGracePeriodSeconds") or 0):
             return current
+        if grace == 0 and not meta.get("finalizers"):   # the kubelet's final delete: gone, no update first
+            return current if dry_run else self._remove(resource, current)
         shorter = clone(current)
         shorter["metadata"].update({"deletionTimestamp": _now_text(lambda: self.clock() + grace),
                                     "deletionGracePeriodSeconds": grace})
