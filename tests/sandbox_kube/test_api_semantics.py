@@ -24,12 +24,6 @@ from pipeline.sandbox.kube.resources import PODS
 from tests.sandbox_kube.conftest import Kube, deployment
 
 
-@pytest.fixture
-def apps(kube: Kube) -> k8s.AppsV1Api:
-    api = k8s.AppsV1Api(kube.api_client())
-    api.create_namespaced_deployment("default", deployment("web"))
-    return api
-
 
 def test_a_put_that_changes_nothing_keeps_the_version_and_sends_no_event(kube: Kube, apps: k8s.AppsV1Api) -> None:
     current = apps.read_namespaced_deployment("web", "default")

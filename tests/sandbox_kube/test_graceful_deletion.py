@@ -10,16 +10,11 @@ import threading
 import time
 from typing import Any
 
-import httpx
 from kubernetes import client as k8s
 from kubernetes import watch
 
 from pipeline.sandbox.kube.resources import PODS, REPLICASETS
-from tests.sandbox_kube.conftest import Kube, deployment
-
-
-def images(kube: Kube, behaviours: dict[str, Any]) -> None:
-    assert httpx.put(kube.url + "/_sandbox/images", json=behaviours, timeout=10).status_code == 200
+from tests.sandbox_kube.conftest import Kube, deployment, wait_until
 
 
 def create(kube: Kube, replicas: int = 1, grace: int = 5, image: str = "nginx:1") -> k8s.AppsV1Api:
@@ -39,19 +34,16 @@ def ready(pod: Any) -> bool:
     return any(c.type == "Ready" and c.status == "True" for c in pod.status.conditions or [])
 
 
-def wait_until(predicate: Any, timeout: float = 20) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError("condition not reached")
+def held_pod(kube: Kube, grace: int = 30) -> tuple[k8s.CoreV1Api, str]:
+    """One pod whose container ignores SIGTERM: it stays Terminating for its whole grace period."""
+    kube.images({"nginx:1": {"ignore_sigterm": True}})
+    create(kube, grace=grace)
+    return k8s.CoreV1Api(kube.api_client()), pods(kube)[0]["metadata"]["name"]
 
 
 def test_a_deleted_pod_stays_terminating_and_ready_until_its_container_stops(kube_with_controllers: Kube) -> None:
     kube = kube_with_controllers
-    images(kube, {"nginx:1": {"stop_seconds": 1.0}})
+    kube.images({"nginx:1": {"stop_seconds": 1.0}})
     create(kube, grace=7)
     core = k8s.CoreV1Api(kube.api_client())
     name = pods(kube)[0]["metadata"]["name"]
@@ -81,7 +73,7 @@ def test_a_deleted_pod_stays_terminating_and_ready_until_its_container_stops(kub
 
 def test_a_container_ignoring_sigterm_is_killed_at_the_end_of_the_grace_period(kube_with_controllers: Kube) -> None:
     kube = kube_with_controllers
-    images(kube, {"nginx:1": {"ignore_sigterm": True}})
+    kube.images({"nginx:1": {"ignore_sigterm": True}})
     create(kube, grace=2)
     name = pods(kube)[0]["metadata"]["name"]
     started = time.monotonic()
@@ -93,21 +85,15 @@ def test_a_container_ignoring_sigterm_is_killed_at_the_end_of_the_grace_period(k
 
 
 def test_grace_period_zero_deletes_at_once(kube_with_controllers: Kube) -> None:
+    core, name = held_pod(kube_with_controllers)
     kube = kube_with_controllers
-    images(kube, {"nginx:1": {"ignore_sigterm": True}})
-    create(kube, grace=30)
-    core = k8s.CoreV1Api(kube.api_client())
-    name = pods(kube)[0]["metadata"]["name"]
     core.delete_namespaced_pod(name, "default", grace_period_seconds=0)
     assert name not in [p["metadata"]["name"] for p in pods(kube)]
 
 
 def test_a_second_delete_may_shorten_the_grace_period(kube_with_controllers: Kube) -> None:
+    core, name = held_pod(kube_with_controllers)
     kube = kube_with_controllers
-    images(kube, {"nginx:1": {"ignore_sigterm": True}})
-    create(kube, grace=30)
-    core = k8s.CoreV1Api(kube.api_client())
-    name = pods(kube)[0]["metadata"]["name"]
     first = core.delete_namespaced_pod(name, "default")
     assert first.metadata.deletion_grace_period_seconds == 30
     longer = core.delete_namespaced_pod(name, "default", grace_period_seconds=60)
@@ -118,7 +104,7 @@ def test_a_second_delete_may_shorten_the_grace_period(kube_with_controllers: Kub
 
 def test_rollout_completes_while_old_pods_are_still_terminating(kube_with_controllers: Kube) -> None:
     kube = kube_with_controllers
-    images(kube, {"nginx:1": {"stop_seconds": 3.0}})
+    kube.images({"nginx:1": {"stop_seconds": 3.0}})
     create(kube, replicas=3, grace=10)
     kube.kubectl("set", "image", "deploy/web", "web=nginx:2")
     kube.kubectl("rollout", "status", "deploy/web", "--timeout=30s")
@@ -131,7 +117,7 @@ def test_rollout_completes_while_old_pods_are_still_terminating(kube_with_contro
 
 def test_recreate_waits_for_old_pods_to_be_gone(kube_with_controllers: Kube) -> None:
     kube = kube_with_controllers
-    images(kube, {"nginx:1": {"stop_seconds": 1.5}})
+    kube.images({"nginx:1": {"stop_seconds": 1.5}})
     body = deployment("web", replicas=2, image="nginx:1")
     body["spec"]["strategy"] = {"type": "Recreate"}
     body["spec"]["template"]["spec"]["terminationGracePeriodSeconds"] = 10
@@ -163,7 +149,7 @@ def test_orphan_through_the_python_client(kube_with_controllers: Kube) -> None:
 
 def test_background_deletes_replicasets_and_pods_gracefully(kube_with_controllers: Kube) -> None:
     kube = kube_with_controllers
-    images(kube, {"nginx:1": {"stop_seconds": 1.0}})
+    kube.images({"nginx:1": {"stop_seconds": 1.0}})
     create(kube, replicas=2)
     kube.kubectl("delete", "deploy/web", "--wait=false")
     assert kube.sandbox.call(lambda: kube.cluster.list(REPLICASETS, "default")) == []
@@ -173,7 +159,7 @@ def test_background_deletes_replicasets_and_pods_gracefully(kube_with_controller
 
 def test_foreground_keeps_the_owner_until_its_dependents_are_gone(kube_with_controllers: Kube) -> None:
     kube = kube_with_controllers
-    images(kube, {"nginx:1": {"stop_seconds": 1.0}})
+    kube.images({"nginx:1": {"stop_seconds": 1.0}})
     apps = create(kube, replicas=2)
     apps.delete_namespaced_deployment("web", "default", propagation_policy="Foreground")
     held = apps.read_namespaced_deployment("web", "default")
@@ -195,7 +181,7 @@ def test_a_finalizer_holds_an_object_until_removed(kube: Kube) -> None:
 
 def test_a_namespace_is_terminating_until_its_pods_are_gone(kube_with_controllers: Kube) -> None:
     kube = kube_with_controllers
-    images(kube, {"nginx:1": {"stop_seconds": 1.0}})
+    kube.images({"nginx:1": {"stop_seconds": 1.0}})
     kube.kubectl("create", "namespace", "team")
     body = deployment("web", replicas=1, image="nginx:1")
     k8s.AppsV1Api(kube.api_client()).create_namespaced_deployment("team", body)
