@@ -86,9 +86,11 @@ def test_data_row_says_why_when_the_app_cannot_run(tmp_path):
     assert row.verdict is Verdict.NOT_CHECKED and "payload builders did not run" in row.detail
 
 
-def test_retention_is_not_checked_without_a_setting_and_judged_with_one():
-    row = retention_row(local())
-    assert row.verdict is Verdict.NOT_CHECKED and RETENTION_SETTING in row.detail
+def test_retention_is_judged_from_the_records_setting_and_not_checked_without_one():
+    row = retention_row(local())                    # the default, records.retention_days = 365
+    assert row.verdict is Verdict.PASS and f"{RETENTION_SETTING} = 365 days" in row.detail
+    unset = retention_row(SimpleNamespace(name="prod"))
+    assert unset.verdict is Verdict.NOT_CHECKED and RETENTION_SETTING in unset.detail
     for days, verdict in ((365, Verdict.PASS), (90, Verdict.FAIL)):
         config = SimpleNamespace(name="prod", records=SimpleNamespace(retention_days=days))
         judged = retention_row(config)

@@ -69,11 +69,16 @@ def third_party_imports(package: Path) -> set[str]:
     return {n for n in names if n not in sys.stdlib_module_names and n not in ("pipeline", "__future__")}
 
 
+# Imported only inside ``try: ... except ImportError`` by a command the deploy jobs never run,
+# which then says plainly that it could not check (never a pass).
+OPTIONAL = {"klaviyo_api": "invoke listing's rate-limits row reads the SDK's retry codes when it is installed"}
+
+
 def test_every_module_the_pipeline_imports_is_in_the_deploy_lock():
     lock = locked(ROOT / "requirements" / "deploy.txt")
     distributions = packages_distributions()
     missing = {}
-    for module in sorted(third_party_imports(ROOT / "pipeline")):
+    for module in sorted(third_party_imports(ROOT / "pipeline") - set(OPTIONAL)):
         providers = {canonicalize_name(d) for d in distributions.get(module, [])}
         assert providers, f"pipeline imports {module}, which no installed distribution provides"
         if not providers & set(lock):
