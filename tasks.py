@@ -1,13 +1,15 @@
 """Invoke tasks: the command line of the pipeline. `invoke --list` shows them all.
 
-Each group of tasks lives in its own module under ``pipeline/cli/``; this file only
-assembles them. A module listed here that does not exist yet is skipped.
+Each group of tasks lives in its own module under ``pipeline/cli/``; this file only assembles
+them. A module is read, not imported (pipeline/cli/catalog.py): a task imports what it needs
+when it runs, so listing tasks or asking for help loads no client library. Short flags come
+from one table (pipeline/cli/options.py), and usage errors exit 2 (pipeline/cli/usage.py).
+A module listed here that does not exist yet is skipped.
 """
-import importlib
-
 from invoke import Collection
+from invoke.main import program
 
-ns = Collection()
+from pipeline.cli import catalog, usage
 
 # (module, how it is mounted): "tasks" adds its tasks at top level, any other string
 # mounts the module as a namespace of that name (e.g. `invoke sandbox.up`).
@@ -22,15 +24,12 @@ MODULES = [
     ("pipeline.cli.audit", "audit"),
 ]
 
+ns = Collection()
 for module_name, mount in MODULES:
-    try:
-        module = importlib.import_module(module_name)
-    except ModuleNotFoundError as exc:
-        if exc.name != module_name:
-            raise
-        continue
     if mount == "tasks":
-        for task in Collection.from_module(module).tasks.values():
+        for task in catalog.tasks_of(module_name):
             ns.add_task(task)
-    else:
-        ns.add_collection(Collection.from_module(module), name=mount)
+    elif catalog.source_of(module_name) is not None:
+        ns.add_collection(catalog.collection_of(module_name, mount))
+
+usage.exit_2_on_usage_errors(program)
