@@ -69,16 +69,17 @@ def _interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
 
-@task(iterable=["skip_check"], help={
-    "env": "environment in pipeline.toml: local (the sandbox), staging, prod",
+@task(iterable=["skip"], help={
+    "env": "environment in pipeline.toml: local (the sandbox, the default), staging, prod",
     "image": "image to deploy, [registry/]name:tag or @sha256:digest (default: the one in the manifests)",
     "dry-run": "stop after the plan (server-side dry run); change nothing",
-    "skip-check": "preflight check to skip (repeatable; recorded in the result and audit log)",
+    "skip": "preflight check to skip (repeatable, or a comma list; recorded in the result and audit log): "
+            "status-page, api-auth, rate-limit, sdk-pin, revision, secrets, hardcoded-keys",
     "json": "print the full result as JSON on stdout (narration goes to stderr)",
     "json-file": "also write the result JSON to this file (the CI artifact)",
     "config": "configuration file (default pipeline.toml)",
 })
-def deploy(c, env="local", image="", dry_run=False, skip_check=None, json=False, json_file="", config="pipeline.toml"):
+def deploy(c, env="local", image="", dry_run=False, skip=None, json=False, json_file="", config="pipeline.toml"):
     """Deploy: lock, preflight, plan, gated rollout with verification, automatic rollback."""
     console = Console(stderr=json)
     try:
@@ -88,7 +89,7 @@ def deploy(c, env="local", image="", dry_run=False, skip_check=None, json=False,
         raise Exit(code=int(ExitCode.USAGE))
     signal.signal(signal.SIGTERM, _interrupt)
     console.print(f"[bold]deploy[/] {settings.app} to [bold]{env}[/]", highlight=False)
-    result = Deploy(settings, DeployRequest(image or None, dry_run, tuple(skip_check or ())),
+    result = Deploy(settings, DeployRequest(image or None, dry_run, tuple(skip or ())),
                     TerminalEvents(console)).run()
     document = result.to_json()
     text = jsonlib.dumps(document, indent=2, default=str) + "\n"

@@ -25,7 +25,6 @@ from pipeline.audit import AuditError, AuditLog, default_path, entries
 from pipeline.config import ConfigError, EnvConfig, load_config
 from pipeline.deploy import recovery
 from pipeline.exit_codes import ExitCode
-from pipeline.kube.client import api_client
 from pipeline.lock import DeployLock, LockHeld
 from pipeline.report.markdown import append_summary, rollback_summary
 from pipeline.rollback import audit_trail, factory, policy
@@ -119,6 +118,8 @@ def take_lock(config: EnvConfig) -> tuple[DeployLock | None, str]:
     """The environment's deploy lock, so a rollback never races a deploy. A stale lease (its
     holder died) is taken over; an unreachable cluster leaves the flag and git mechanisms usable
     (returns no lock and why)."""
+    from pipeline.kube.client import api_client   # the kubernetes package: only when a lock is taken
+
     try:
         api = api_client(config.kube)
         lock = DeployLock.for_environment(config, api, info={"operation": "rollback"})
@@ -303,8 +304,10 @@ def _scrubber(built: factory.Built) -> Callable[[str], str]:
     "env": "environment in pipeline.toml (required): local (the sandbox), staging, prod",
     "via": "mechanisms, comma separated: flag,undo,git (default: the environment's rollback.via); "
            "the flag always runs first",
-    "to-revision": "rollout undo to this revision (default: the previous one)",
-    "commit": "git revert this commit (default: the commit the last deploy recorded)",
+    "to-revision": "rollout undo to this revision (default: the newest earlier revision whose image a deploy "
+                   "verified, per the audit log; if none, the previous revision; after an interrupted deploy, "
+                   "the revision it started from)",
+    "commit": "git revert this commit (default: the commit of the newest successful deploy in the audit log)",
     "reason": "why: recorded in the revert commit and the audit log",
     "yes": "do not ask for confirmation (required in CI or without a terminal)",
     "dry-run": "show what would be done; change nothing",
