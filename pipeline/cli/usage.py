@@ -12,6 +12,7 @@ is read and still exit 1.
 from __future__ import annotations
 
 import functools
+import re
 from typing import Any, Callable
 
 from invoke import Exit, ParseError, Program
@@ -44,13 +45,17 @@ def _as_usage_error(step: Callable[[], Any]) -> Callable[[], Any]:
             return step()
         except ParseError as error:
             raise Exit(describe(error), code=int(ExitCode.USAGE)) from None
+        except ValueError as error:   # a value invoke could not convert, e.g. --limit abc
+            raise Exit(f"usage error: a value is not of its option's type: {error} "
+                       "(invoke TASK --help shows each option's type)", code=int(ExitCode.USAGE)) from None
     return run
 
 
 def describe(error: ParseError) -> str:
     """Invoke's message, plus which options the task accepts and where its help is."""
     context = getattr(error, "context", None)
-    message = f"usage error: {error}"
+    message = "usage error: " + re.sub(r"<Argument: ([\w-]+)[^>]*>", lambda m: "--" + m[1].replace("_", "-"),
+                                       str(error))
     if context is None or not getattr(context, "name", None):
         return f"{message} (invoke --list shows the tasks)"
     accepted = ", ".join(sorted(f for f in context.flags if f.startswith("--")))

@@ -1,0 +1,31 @@
+"""The task collection exactly as ``invoke`` loads it from tasks.py, for the tests/test_cli_*.py files."""
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+from typing import Iterator
+
+from invoke import Collection, Task
+from invoke.parser import Argument
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def collection() -> Collection:
+    spec = importlib.util.spec_from_file_location("tasks_under_test", REPO / "tasks.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return Collection.from_module(module)
+
+
+def tasks(root: Collection | None = None) -> Iterator[tuple[str, Task]]:
+    """(dotted name, task) for every task, namespaces included."""
+    root = root or collection()
+    for name in root.task_names:
+        yield name, root[name]
+
+
+def arguments(task: Task) -> dict[str, Argument]:
+    """Long option name (dashed) -> its parser Argument."""
+    return {arg.names[0]: arg for arg in task.get_arguments()}
