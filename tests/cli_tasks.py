@@ -27,5 +27,10 @@ def tasks(root: Collection | None = None) -> Iterator[tuple[str, Task]]:
 
 
 def arguments(task: Task) -> dict[str, Argument]:
-    """Long option name (dashed) -> its parser Argument."""
-    return {arg.names[0]: arg for arg in task.get_arguments()}
+    """Long option name (dashed) -> its parser Argument (invoke consumes ``task.help`` while
+    building them, so it is put back for the next caller)."""
+    saved = dict(task.help)
+    try:
+        return {arg.names[0]: arg for arg in task.get_arguments()}
+    finally:
+        task.help = saved

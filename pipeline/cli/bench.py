@@ -23,7 +23,7 @@ def load() -> str:
     return f"load average {one:.2f}, {five:.2f}, {fifteen:.2f} on {os.cpu_count()} cores"
 
 
-@task(help={"only": "run only benchmarks whose file name contains this text"})
+@task(help={"only": "run only benchmarks whose file name contains this text (default: all)"})
 def bench(c, only=""):
     """Run the benchmarks (bench/bench_*.py), each in its own process; exit 1 if a target is missed."""
     scripts = [p for p in sorted(BENCH.glob("bench_*.py")) if not only or only in p.stem]

@@ -70,7 +70,7 @@ def _interrupt(signum: int, frame: object) -> None:
 
 
 @task(iterable=["skip"], help={
-    "env": "environment in pipeline.toml: local (the sandbox, the default), staging, prod",
+    "env": "environment in pipeline.toml: local (the sandbox), staging, prod (default local)",
     "image": "image to deploy, [registry/]name:tag or @sha256:digest (default: the one in the manifests)",
     "dry-run": "stop after the plan (server-side dry run); change nothing",
     "skip": "preflight check to skip (repeatable, or a comma list; recorded in the result and audit log): "

@@ -308,7 +308,8 @@ def _scrubber(built: factory.Built) -> Callable[[str], str]:
                    "verified, per the audit log; if none, the previous revision; after an interrupted deploy, "
                    "the revision it started from)",
     "commit": "git revert this commit (default: the commit of the newest successful deploy in the audit log)",
-    "reason": "why: recorded in the revert commit and the audit log",
+    "reason": "why: recorded in the revert commit and the audit log (default: \"on-demand rollback "
+              "(invoke rollback)\")",
     "yes": "do not ask for confirmation (required in CI or without a terminal)",
     "dry-run": "show what would be done; change nothing",
     "json": "print the machine-readable result on stdout (narration goes to stderr)",
