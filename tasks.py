@@ -6,6 +6,8 @@ when it runs, so listing tasks or asking for help loads no client library. Short
 from one table (pipeline/cli/options.py), and usage errors exit 2 (pipeline/cli/usage.py).
 A module listed here that does not exist yet is skipped.
 """
+import sys
+
 from invoke import Collection
 from invoke.main import program
 
@@ -33,3 +35,8 @@ for module_name, mount in MODULES:
         ns.add_collection(catalog.collection_of(module_name, mount))
 
 usage.exit_2_on_usage_errors(program)
+
+# invoke switches bytecode caching off (so that tasks.py leaves no .pyc behind), which would make
+# every command compile the pipeline's modules again; give them back the interpreter's own setting
+# (-B or PYTHONDONTWRITEBYTECODE still turn it off).
+sys.dont_write_bytecode = bool(sys.flags.dont_write_bytecode)

@@ -14,14 +14,14 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from compare import Command, Comparison, run_all  # noqa: E402
-from standins import ROOT  # noqa: E402
+from standins import ROOT, command_env  # noqa: E402
 
 TARGET = 3.0
 RUNS = int(os.environ.get("BENCH_RUNS", "7"))
 
 
 def comparisons() -> list[Comparison]:
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
+    env = command_env()
     invoke = str(Path(sys.executable).parent / "invoke")
     python = Command.of("python -c pass", [sys.executable, "-c", "pass"], env=env, cwd=str(ROOT))
     return [

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shutil
 import sys
 import tempfile
 from dataclasses import dataclass
@@ -37,12 +36,14 @@ class Standins:
         response.raise_for_status()
 
 
-def tool(name: str) -> str:
-    """A command as the user's shell finds it on PATH (pyenv shims included)."""
-    found = shutil.which(name)
-    if found is None:
-        raise SystemExit(f"{name} is not on PATH")
-    return found
+def command_env() -> dict[str, str]:
+    """The environment every measured command runs in: this one, with the checkout first on
+    PYTHONPATH, and without PYTHONDONTWRITEBYTECODE (set by some agents and sandboxes, not by a
+    user's shell or CI): our commands then find their modules' cached bytecode after the
+    warm-up run, as they do on an on-call laptop."""
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
+    return env
 
 
 @contextlib.contextmanager
@@ -51,10 +52,9 @@ def running() -> Iterator[Standins]:
         directory = Path(tmp) / "sandbox"
         status = supervisor.up(directory, timeout=60)
         try:
-            env = dict(os.environ)
+            env = command_env()
             env.update(_read_env(directory / "env"))
-            env.update(PIPELINE_AUDIT_DIR=f"{tmp}/audit", KUBECACHEDIR=f"{tmp}/kubecache",
-                       PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])))
+            env.update(PIPELINE_AUDIT_DIR=f"{tmp}/audit", KUBECACHEDIR=f"{tmp}/kubecache")
             yield Standins(Path(tmp), dict(status.urls), env)
         finally:
             supervisor.down(directory)

@@ -47,7 +47,8 @@ def tasks_of(module: str) -> list[Task]:
         return []
     tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
     try:
-        return [_lazy_task(module, node) for node in tree.body if _task_decorator(node) is not None]
+        return [_lazy_task(module, node) for node in tree.body
+                if isinstance(node, ast.FunctionDef) and _task_decorator(node) is not None]
     except NotStatic:
         return imported_tasks(module)
 
