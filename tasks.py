@@ -8,10 +8,15 @@ A module listed here that does not exist yet is skipped.
 """
 import sys
 
-from invoke import Collection
-from invoke.main import program
+# invoke switches bytecode caching off (so that tasks.py leaves no .pyc behind), which would make
+# every command compile the pipeline's modules again; give them back the interpreter's own setting
+# (-B or PYTHONDONTWRITEBYTECODE still turn it off).
+sys.dont_write_bytecode = bool(sys.flags.dont_write_bytecode)
 
-from pipeline.cli import catalog, usage
+from invoke import Collection  # noqa: E402
+from invoke.main import program  # noqa: E402
+
+from pipeline.cli import catalog, usage  # noqa: E402
 
 # (module, how it is mounted): "tasks" adds its tasks at top level, any other string
 # mounts the module as a namespace of that name (e.g. `invoke sandbox.up`).
@@ -35,8 +40,3 @@ for module_name, mount in MODULES:
         ns.add_collection(catalog.collection_of(module_name, mount))
 
 usage.exit_2_on_usage_errors(program)
-
-# invoke switches bytecode caching off (so that tasks.py leaves no .pyc behind), which would make
-# every command compile the pipeline's modules again; give them back the interpreter's own setting
-# (-B or PYTHONDONTWRITEBYTECODE still turn it off).
-sys.dont_write_bytecode = bool(sys.flags.dont_write_bytecode)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 
@@ -84,3 +85,22 @@ observe_timeout_seconds = 1
     preflight = loaded("preflight", "--env", "x", "--skip", "sdk-pin,hardcoded-keys", "--config", str(config),
                        env=env)
     assert not {"kubernetes", "ldclient", "git", "aiohttp", "pipeline.sandbox"} & set(preflight), preflight
+
+
+def test_the_pipelines_modules_keep_their_bytecode(tmp_path):
+    """invoke turns bytecode caching off for tasks.py's sake; the pipeline's modules get it back
+    (unless the interpreter was told not to write any), so a command does not recompile them."""
+    cache = tmp_path / "pycache"
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    env["PYTHONPYCACHEPREFIX"] = str(cache)
+    subprocess.run([sys.executable, "-m", "invoke", "-r", str(REPO), "bench", "--only", "no-such-benchmark"],
+                   env=env, capture_output=True, timeout=60)
+    ours = cache / str(REPO).lstrip("/")          # the prefix mirrors each source's directory
+    cached = {p.name.split(".")[0] for p in (ours / "pipeline").rglob("*.pyc")}
+    assert {"catalog", "bench", "exit_codes"} <= cached, cached
+    assert not list(ours.glob("tasks.*.pyc"))      # invoke's own choice for tasks.py stands
+    env["PYTHONDONTWRITEBYTECODE"] = "1"
+    shutil.rmtree(cache)
+    subprocess.run([sys.executable, "-m", "invoke", "-r", str(REPO), "bench", "--only", "no-such-benchmark"],
+                   env=env, capture_output=True, timeout=60)
+    assert not list(ours.rglob("*.pyc"))
