@@ -26,9 +26,12 @@ MODULES = [
     ("pipeline.cli.test", "tasks"),
     ("pipeline.cli.preflight", "tasks"),
     ("pipeline.cli.rollback", "tasks"),
+    ("pipeline.cli.flag", "tasks"),
+    ("pipeline.cli.abort", "tasks"),
     ("pipeline.cli.deploy", "tasks"),
     ("pipeline.cli.history", "tasks"),
     ("pipeline.cli.audit", "audit"),
+    ("pipeline.cli.listing", "tasks"),
 ]
 
 ns = Collection()

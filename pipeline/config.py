@@ -40,6 +40,7 @@ class KubeSettings:
     health_port: int = 8080
     health_path: str = "/health"
     metrics_path: str = "/metrics"
+    webhook_path: str = "/webhooks/klaviyo"   # where synthetic webhooks are POSTed (rollout.synthetic_webhooks)
 
 
 @dataclass(frozen=True)
@@ -63,6 +64,9 @@ class SecretSettings:
     public_key: str = ""                 # empty: the app does not use a public key
     launchdarkly_api_token: str = "LAUNCHDARKLY_API_TOKEN"
     launchdarkly_sdk_key: str = "LAUNCHDARKLY_SDK_KEY"
+    oauth_client_id: str = "KLAVIYO_OAUTH_CLIENT_ID"
+    oauth_client_secret: str = "KLAVIYO_OAUTH_CLIENT_SECRET"
+    records_signing_key: str = "PIPELINE_RECORDS_SIGNING_KEY"  # HMAC key of the release records; absent: unsigned
 
 
 @dataclass(frozen=True)
@@ -95,6 +99,9 @@ class RolloutSettings:
     metrics_source: str = "pods"         # pods (each pod's /metrics) | prometheus
     prometheus_url: str = ""
     lock_seconds: int = 30               # the deploy lock's lease; renewed every third of it
+    min_requests: int = 5                # evidence floor: Klaviyo requests a verdict needs to pass
+    scrape_interval_seconds: float = 5.0  # each pod's /metrics is scraped once per interval
+    synthetic_webhooks: bool = True      # a genuine and a forged signed webhook to each new pod at each gate
 
 
 @dataclass(frozen=True)
@@ -104,13 +111,51 @@ class RollbackSettings:
     restore_flag: bool = True            # after an automatic undo, turn the kill switch back on and re-verify
     git_repo: str = "."                  # the checkout whose deploy commit a git revert undoes
     git_remote: str = "origin"
-    git_branch: str = "main"
+    git_branch: str = "main"             # the branch the deploy commit is on; the revert is built on it
+    git_push_branch: str = ""            # empty: a branch of its own + a pull request; else push there
+
+
+@dataclass(frozen=True)
+class NotifySettings:
+    """Who hears about a rollback. The URLs are secrets: these name them in the secret source."""
+    slack_webhook: str = ""              # name of the Slack-compatible incoming-webhook URL; empty: none
+    webhook: str = ""                    # name of a generic JSON webhook URL; empty: none
+    on: tuple[str, ...] = ("rolled_back", "rollback_failed", "abort")
+    timeout_seconds: float = 3.0         # the longest a notification may delay the deploy
+    runbook_url: str = ""                # empty: docs/runbook.md at the run's commit (in Actions)
+
+
+@dataclass(frozen=True)
+class GitHubSettings:
+    deployments: bool = True             # in Actions: record GitHub Deployments and their statuses
+    environment_url: str = ""            # the environment's URL shown on GitHub
+
+
+@dataclass(frozen=True)
+class OAuthSettings:
+    """The app's Klaviyo OAuth install (KLAVIYO_AUTH=oauth): read by preflight ``oauth`` and ``invoke listing``."""
+    enabled: bool = False                # false: the app runs with a private key (single account)
+    public_url: str = ""                 # the app's public base URL: install page, <url>/oauth/callback
+
+
+@dataclass(frozen=True)
+class HttpsSettings:
+    """HTTPS for service URLs, enforced at load for every environment but ``local``."""
+    allow_http: tuple[str, ...] = ()     # the opt-out: settings (e.g. "klaviyo.status_page_url") left on http://
+    reason: str = ""                     # why; required with allow_http, shown wherever the opt-out is reported
+
+
+@dataclass(frozen=True)
+class RecordSettings:
+    """The release records kept in the cluster (pipeline/records, docs/audit.md)."""
+    retention_days: int = 365            # records younger than this are never pruned
 
 
 @dataclass(frozen=True)
 class EnvConfig:
     name: str
     app: str = "klaviyo-sync"
+    promote_from: str = ""               # images must carry a digest verified there first; empty: any image
     kube: KubeSettings = field(default_factory=KubeSettings)
     klaviyo: KlaviyoSettings = field(default_factory=KlaviyoSettings)
     secrets: SecretSettings = field(default_factory=SecretSettings)
@@ -118,12 +163,18 @@ class EnvConfig:
     thresholds: Thresholds = field(default_factory=Thresholds)
     rollout: RolloutSettings = field(default_factory=RolloutSettings)
     rollback: RollbackSettings = field(default_factory=RollbackSettings)
+    notify: NotifySettings = field(default_factory=NotifySettings)
+    github: GitHubSettings = field(default_factory=GitHubSettings)
+    oauth: OAuthSettings = field(default_factory=OAuthSettings)
+    https: HttpsSettings = field(default_factory=HttpsSettings)
+    records: RecordSettings = field(default_factory=RecordSettings)
     variables: Mapping[str, str] = field(default_factory=dict, compare=False, repr=False)
 
 
 ROLLBACK_MECHANISMS = ("flag", "undo", "git")
 SECRET_SOURCES = ("env", "file", "kubernetes")
 METRICS_SOURCES = ("pods", "prometheus")
+NOTIFY_EVENTS = ("deployed", "rolled_back", "rollback_failed", "abort", "rollback")
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
 
@@ -146,11 +197,20 @@ def load_config(env: str, path: str | Path = DEFAULT_CONFIG_FILE,
     variables = dict(os.environ if environ is None else environ)
     if env == "local":
         variables = {**read_env_file(SANDBOX_ENV_FILE), **variables}
+    used = _referenced(merged)
+    _secret_names_are_literal(merged.get("secrets", {}), f"env.{env}")
     merged = _interpolate(merged, variables, f"env.{env}")
     if "name" in merged:
         raise ConfigError(f"unknown setting env.{env}.name; an environment's name is its table name (--env)")
-    config = _build(EnvConfig, merged, f"env.{env}", name=env)
-    validate(config)
+    try:
+        config = _build(EnvConfig, merged, f"env.{env}", name=env)
+        validate(config)
+        require_https(config)
+    except ConfigError as error:
+        raise ConfigError(_unechoed(str(error), {n: variables[n] for n in used if n in variables})) from None
+    if config.promote_from and config.promote_from not in envs:
+        raise ConfigError(f"env.{env}.promote_from: {config.promote_from!r} is not an environment in this file "
+                          f"(defined: {', '.join(sorted(envs))})")
     return dataclasses.replace(config, variables=variables)
 
 
@@ -191,10 +251,107 @@ def validate(config: EnvConfig) -> None:
     if not re.fullmatch(r"\d{4}-\d{2}-\d{2}(\.pre)?", config.klaviyo.revision):
         raise ConfigError(f"{prefix}.klaviyo.revision: {config.klaviyo.revision!r} is not a "
                           "revision date YYYY-MM-DD (optionally .pre)")
+    if config.promote_from == config.name:
+        raise ConfigError(f"{prefix}.promote_from: an environment cannot promote from itself")
+    for key in ("slack_webhook", "webhook"):
+        if "://" in getattr(config.notify, key):
+            raise ConfigError(f"{prefix}.notify.{key} names the secret holding the URL (e.g. SLACK_WEBHOOK_URL), "
+                              "not the URL itself")
+    for event in config.notify.on:
+        if event not in NOTIFY_EVENTS:
+            raise ConfigError(f"{prefix}.notify.on: unknown event {event!r}; accepted: {', '.join(NOTIFY_EVENTS)}")
+    if config.rollout.min_requests < 1:
+        raise ConfigError(f"{prefix}.rollout.min_requests must be at least 1 (a verdict passes only on evidence), "
+                          f"got {config.rollout.min_requests}")
+    if config.rollout.scrape_interval_seconds <= 0:
+        raise ConfigError(f"{prefix}.rollout.scrape_interval_seconds must be greater than 0, "
+                          f"got {config.rollout.scrape_interval_seconds!r}")
+    if config.records.retention_days < 1:
+        raise ConfigError(f"{prefix}.records.retention_days must be at least 1 (days), "
+                          f"got {config.records.retention_days}")
     for gate in config.rollout.gates:
         if not re.fullmatch(r"[1-9]\d*%?", gate) or (gate.endswith("%") and int(gate[:-1]) > 100):
             raise ConfigError(f"{prefix}.rollout.gates: {gate!r} is neither a pod count (\"1\") "
                               "nor a percentage from 1% to 100% (\"50%\")")
+
+
+# --- HTTPS and secrets in errors -------------------------------------------------------------
+# Every non-local environment talks to its services over https://. A setting may stay on
+# http:// only when the environment names it in ``https.allow_http`` with a ``https.reason``
+# (the recorded opt-out). Errors never echo a value that came from a ${VAR}: the variable's
+# name is shown instead, so a secret interpolated into the wrong setting does not leak.
+
+LOCAL_ENV = "local"
+SERVICE_URLS = ("klaviyo.base_url", "klaviyo.status_page_url", "flags.api_url", "flags.stream_url",
+                "flags.events_url", "rollout.prometheus_url", "oauth.public_url")
+SECRET_NAME_SETTINGS = ("private_key", "webhook_secret", "public_key", "launchdarkly_api_token",
+                        "launchdarkly_sdk_key", "oauth_client_id", "oauth_client_secret")
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+def setting(config: EnvConfig, key: str) -> Any:
+    """A dotted setting's value: ``setting(config, "klaviyo.base_url")``."""
+    value: Any = config
+    for part in key.split("."):
+        value = getattr(value, part)
+    return value
+
+
+def http_opt_outs(config: EnvConfig) -> tuple[str, ...]:
+    """The service URL settings this environment leaves on http:// under its recorded opt-out."""
+    return tuple(k for k in config.https.allow_http if str(setting(config, k)).startswith("http://"))
+
+
+def require_https(config: EnvConfig) -> None:
+    """Refuse an http:// service URL outside ``local`` unless the environment opted out for it."""
+    prefix = f"env.{config.name}"
+    unknown = [k for k in config.https.allow_http if k not in SERVICE_URLS]
+    if unknown:
+        raise ConfigError(f"{prefix}.https.allow_http: {unknown[0]!r} is not a service URL setting; "
+                          f"accepted: {', '.join(SERVICE_URLS)}")
+    if config.https.allow_http and not config.https.reason.strip():
+        raise ConfigError(f"{prefix}.https.reason is required when https.allow_http is set: say why "
+                          "this environment may send traffic unencrypted")
+    for name in SECRET_NAME_SETTINGS:
+        value = getattr(config.secrets, name)
+        if value and (not _ENV_NAME.fullmatch(value) or value.startswith("pk_")):
+            raise ConfigError(f"{prefix}.secrets.{name} must be the NAME a secret is stored under "
+                              "(letters, digits, _, e.g. KLAVIYO_PRIVATE_KEY), not its value")
+    if config.name == LOCAL_ENV:
+        return
+    for key in SERVICE_URLS:
+        url = str(setting(config, key))
+        if url.startswith("http://") and key not in config.https.allow_http:
+            raise ConfigError(f"{prefix}.{key} must be an https:// URL outside the local sandbox (it is "
+                              f"http://...); or list {key!r} in {prefix}.https.allow_http with a reason")
+
+
+def _secret_names_are_literal(secrets: Any, where: str) -> None:
+    """``secrets.private_key = "${KLAVIYO_PRIVATE_KEY}"`` would make the key's value its name."""
+    if not isinstance(secrets, Mapping):
+        return
+    for name in SECRET_NAME_SETTINGS:
+        value = secrets.get(name)
+        if isinstance(value, str) and _VAR.search(value):
+            raise ConfigError(f"{where}.secrets.{name} names the secret (e.g. KLAVIYO_PRIVATE_KEY); write the "
+                              "name itself, not a ${VAR}: interpolation would put the secret's value there")
+
+
+def _referenced(value: Any) -> set[str]:
+    """The ${VAR} names a raw table refers to."""
+    if isinstance(value, Mapping):
+        return set().union(*(_referenced(v) for v in value.values())) if value else set()
+    if isinstance(value, list):
+        return set().union(*(_referenced(v) for v in value)) if value else set()
+    return set(_VAR.findall(value)) if isinstance(value, str) else set()
+
+
+def _unechoed(message: str, values: Mapping[str, str]) -> str:
+    """``message`` with each interpolated value replaced by its ``${NAME}`` (longest first)."""
+    for name, value in sorted(values.items(), key=lambda item: -len(item[1])):
+        if value:
+            message = message.replace(value, "${%s}" % name)
+    return message
 
 
 def _deep_merge(base: Mapping[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
@@ -242,7 +399,7 @@ def _build(cls: type, data: Any, where: str, **fixed: Any) -> Any:
 
 
 def _coerce(hint: Any, value: Any, where: str) -> Any:
-    if dataclasses.is_dataclass(hint):
+    if isinstance(hint, type) and dataclasses.is_dataclass(hint):
         return _build(hint, value, where)
     origin = typing.get_origin(hint)
     if origin is tuple:

@@ -37,6 +37,8 @@ if TYPE_CHECKING:
     from pipeline.config import EnvConfig
 
 INFO_ANNOTATION = "pipeline.deploy/lock-holder"
+OUTCOME_ANNOTATION = "pipeline.deploy/last-outcome"   # what the last holder ended with (abort reports it)
+ABORT_ANNOTATION = "pipeline.deploy/abort-request"    # pipeline.abort: a request for the holder to stop
 DEFAULT_DURATION_SECONDS = 60
 LEASES = "/apis/coordination.k8s.io/v1/namespaces/{namespace}/leases"
 
@@ -160,6 +162,7 @@ def claimed(lease: Mapping[str, Any] | None, identity: str, duration: int, now: 
         if spec.get("holderIdentity") != identity:      # client-go: +1 whenever we were not the holder
             transitions += 1
     annotations = dict(metadata.get("annotations") or {})
+    annotations.pop(ABORT_ANNOTATION, None)           # a request to stop was for the previous holder
     annotations[INFO_ANNOTATION] = json.dumps(dict(info), sort_keys=True)
     metadata["annotations"] = annotations
     return {"apiVersion": "coordination.k8s.io/v1", "kind": "Lease", "metadata": metadata,
@@ -182,13 +185,18 @@ def renewed(lease: Mapping[str, Any], now: datetime) -> dict[str, Any]:
     return body
 
 
-def released(lease: Mapping[str, Any], now: datetime, keep_record: bool = False) -> dict[str, Any]:
-    """The Lease with no holder (client-go's release: keep the object, clear the holder)."""
+def released(lease: Mapping[str, Any], now: datetime, keep_record: bool = False,
+             outcome: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """The Lease with no holder (client-go's release: keep the object, clear the holder), the
+    abort request answered, and ``outcome`` left for whoever asks what happened."""
     body = json.loads(json.dumps(lease))
     body["spec"].pop("holderIdentity", None)
     body["spec"]["renewTime"] = micro_time(now)
     body["spec"]["leaseDurationSeconds"] = 1
-    annotations = (body.get("metadata") or {}).get("annotations") or {}
+    annotations = body.setdefault("metadata", {}).setdefault("annotations", {})
+    annotations.pop(ABORT_ANNOTATION, None)
+    if outcome is not None:
+        annotations[OUTCOME_ANNOTATION] = json.dumps(dict(outcome), sort_keys=True)
     if not keep_record:
         annotations.pop(INFO_ANNOTATION, None)
     return body
@@ -226,7 +234,14 @@ class LeaseApi:
         return self._call("PUT", f"/{name}", body)
 
     def _call(self, method: str, suffix: str, body: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        """One request, retried on throttling, 5xx and cut connections (a 409 is the caller's to resolve)."""
+        from pipeline.kube import retry
+
+        return retry.call(lambda: self._once(method, suffix, body), retry.LEASE, retry_on=retry.transient_not_conflict)
+
+    def _once(self, method: str, suffix: str, body: Mapping[str, Any] | None) -> dict[str, Any]:
         from kubernetes.client.exceptions import ApiException
+        from urllib3.exceptions import HTTPError as Urllib3Error
 
         path = LEASES.format(namespace=self.namespace) + suffix
         headers = {"Accept": "application/json", "Content-Type": "application/json"}
@@ -238,6 +253,8 @@ class LeaseApi:
             response.read()
         except ApiException as exc:  # transport-level errors raised by the client
             raise ApiStatusError(exc.status or 0, str(exc.reason)) from None
+        except (OSError, Urllib3Error) as exc:   # a refused, cut or silent connection
+            raise ApiStatusError(0, f"{type(exc).__name__}: {exc}") from None
         if not 200 <= response.status < 300:
             raise ApiStatusError(response.status, _message(response.data))
         return json.loads(response.data or b"{}")
@@ -315,9 +332,10 @@ class DeployLock:
         self._thread.start()
         return lease_status(self._lease, now)
 
-    def release(self, keep_record: bool = False) -> None:
+    def release(self, keep_record: bool = False, outcome: Mapping[str, Any] | None = None) -> None:
         """Give the lease up. ``keep_record`` leaves the holder annotation (an unfinished
-        deploy's record) for the next holder to read from :attr:`previous`."""
+        deploy's record) for the next holder to read from :attr:`previous`; ``outcome`` is
+        left on the Lease for whoever asked this holder to stop."""
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout=self.api.timeout + 5)
@@ -325,11 +343,18 @@ class DeployLock:
             lease, self._lease = self._lease, None
         if lease is None or self.lost.is_set():
             return
-        try:
-            self.api.replace(self.name, released(lease, self.clock(), keep_record))
-        except ApiStatusError as exc:
-            if exc.status not in (404, 409):   # 409/404: no longer ours to release
-                raise
+        for _ in range(3):
+            try:
+                self.api.replace(self.name, released(lease, self.clock(), keep_record, outcome))
+                return
+            except ApiStatusError as exc:
+                if exc.status != 409:
+                    if exc.status == 404:
+                        return
+                    raise
+                lease = self.api.get(self.name)      # an abort request was written meanwhile: re-read
+                if lease is None or (lease.get("spec") or {}).get("holderIdentity") != self.identity:
+                    return                           # no longer ours to release
 
     def record(self, **info: Any) -> None:
         """Merge ``info`` into the lease's holder annotation now (e.g. a deploy's in-flight state).

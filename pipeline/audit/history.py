@@ -1,4 +1,7 @@
-"""Deploys and rollbacks as rows, read from the audit log (pure over entries).
+"""Deploys and rollbacks as rows, read from a local JSONL audit log (pure over entries).
+
+The cluster's record store (``pipeline.records``) makes rows of the same shape from its
+records (``pipeline.records.facts.history``), and of a legacy log it imported through this module.
 
 One row per ``run`` that started a deploy or an on-demand rollback. The entries it reads
 (the data contract, docs/audit.md):
@@ -29,6 +32,7 @@ class HistoryRow:
     run: str
     rollback: str = ""             # for a deploy rolled back automatically: the mechanisms used
     run_url: str = ""
+    seq: int | None = None         # the record in the cluster's store (None: a row of a local JSONL log)
 
     def to_json(self) -> dict[str, Any]:
         return dict(vars(self))

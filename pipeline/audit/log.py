@@ -1,4 +1,9 @@
-"""The audit log: append-only, hash-chained JSON lines, one file per environment.
+"""The local JSONL audit log: append-only, hash-chained JSON lines, one file per environment.
+
+The pipeline no longer writes it: deploys and rollbacks keep one record each in the cluster
+(``pipeline.records``, docs/audit.md). This module stays as the format of logs written before,
+which ``invoke audit.import`` migrates once and ``invoke audit.verify --path`` still checks, and
+as the shared helpers the record store uses (``canonical``, ``sanitize``, actor, RFC 3339 time).
 
 Default path ``.pipeline/audit/<env>.jsonl`` (relative to the working directory; override
 with ``path=`` / ``--path`` or ``$PIPELINE_AUDIT_DIR``). Each line is one entry::
@@ -221,6 +226,11 @@ def _check_line(raw: bytes, expected_seq: int, prev_hash: str) -> dict[str, Any]
         entry = json.loads(raw)
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         return f"not JSON ({exc.msg if hasattr(exc, 'msg') else exc})"
+    return check_entry(entry, expected_seq, prev_hash)
+
+
+def check_entry(entry: Any, expected_seq: int, prev_hash: str) -> dict[str, Any] | str:
+    """The entry if it follows ``prev_hash`` as entry ``expected_seq``; else why not."""
     if not isinstance(entry, dict):
         return "not a JSON object"
     missing = [name for name in FIELDS if name not in entry]

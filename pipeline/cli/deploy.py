@@ -14,17 +14,18 @@ import sys
 
 from invoke import Exit, task
 from rich.console import Console
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 
 from pipeline import ci
 from pipeline.config import ConfigError, load_config
-from pipeline.deploy.orchestrator import Deploy, DeployRequest
+from pipeline.deploy.engine import Deploy, DeployRequest
 from pipeline.deploy.result import DeployResult, StageRecord
 from pipeline.exit_codes import ExitCode
 from pipeline.report.markdown import append_summary, deploy_summary
 from pipeline.rollout.gates import GateCheck, RolloutProgress
 
-MARKS = {"passed": "[green]✓[/]", "failed": "[red]✗[/]", "error": "[red]![/]", "skipped": "[dim]-[/]"}
+MARKS = {"passed": "[green]✓[/]", "failed": "[red]✗[/]", "error": "[red]![/]", "skipped": "[dim]-[/]",
+         "interrupted": "[yellow]⏹[/]"}
 
 
 class TerminalEvents:
@@ -33,7 +34,7 @@ class TerminalEvents:
     def __init__(self, console: Console) -> None:
         self.console = console
         self.bar: Progress | None = None
-        self.task = None
+        self.task: TaskID | None = None
 
     def stage_started(self, name: str, detail: str) -> None:
         if name.startswith("gate") and self.console.is_terminal:
@@ -46,6 +47,9 @@ class TerminalEvents:
         if self.bar is not None and self.task is not None:
             self.bar.update(self.task, total=max(progress.replicas, 1), completed=progress.updated_available,
                             text=check.detail)
+
+    def warn(self, text: str) -> None:
+        self.console.print(f"[yellow]warning:[/] {text}", highlight=False)
 
     def stage_finished(self, record: StageRecord) -> None:
         if self.bar is not None:
@@ -78,8 +82,11 @@ def _interrupt(signum: int, frame: object) -> None:
     "json": "print the full result as JSON on stdout (narration goes to stderr)",
     "json-file": "also write the result JSON to this file (the CI artifact)",
     "config": "configuration file (default pipeline.toml)",
+    "allow-kill-switch-off": "deploy although the kill switch is OFF (recorded; Klaviyo cannot be verified)",
+    "promotion-override": "reason to deploy a digest its promote_from environment never verified (recorded)",
 })
-def deploy(c, env="local", image="", dry_run=False, skip=None, json=False, json_file="", config="pipeline.toml"):
+def deploy(c, env="local", image=None, dry_run=False, skip=None, json=False, json_file="",
+           config="pipeline.toml", allow_kill_switch_off=False, promotion_override=None):
     """Deploy: lock, preflight, plan, gated rollout with verification, automatic rollback."""
     console = Console(stderr=json)
     try:
@@ -89,7 +96,9 @@ def deploy(c, env="local", image="", dry_run=False, skip=None, json=False, json_
         raise Exit(code=int(ExitCode.USAGE))
     signal.signal(signal.SIGTERM, _interrupt)
     console.print(f"[bold]deploy[/] {settings.app} to [bold]{env}[/]", highlight=False)
-    result = Deploy(settings, DeployRequest(image or None, dry_run, tuple(skip or ())),
+    result = Deploy(settings, DeployRequest(image, dry_run, tuple(skip or ()),
+                                            allow_kill_switch_off=allow_kill_switch_off,
+                                            promotion_override=promotion_override, config_path=config),
                     TerminalEvents(console)).run()
     document = result.to_json()
     text = jsonlib.dumps(document, indent=2, default=str) + "\n"

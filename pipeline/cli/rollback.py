@@ -21,11 +21,11 @@ from rich.console import Console
 from rich.table import Table
 
 from pipeline import ci
-from pipeline.audit import AuditError, AuditLog, default_path, entries
 from pipeline.config import ConfigError, EnvConfig, load_config
-from pipeline.deploy import recovery
+from pipeline.deploy.state import Intent
 from pipeline.exit_codes import ExitCode
 from pipeline.lock import DeployLock, LockHeld
+from pipeline.records import Records
 from pipeline.report.markdown import append_summary, rollback_summary
 from pipeline.rollback import audit_trail, factory, policy
 from pipeline.rollback.result import Mechanism, Plan, RollbackResult
@@ -84,8 +84,9 @@ def _revision(value: str | int) -> int:
 # --- the command ---------------------------------------------------------------------------------
 
 def main(request: Request, environ: Mapping[str, str], out: Console, err: Console,
-         isatty: bool, ask: Callable[[str], str] = input) -> int:
-    """The whole command; returns the exit code. ``out`` gets the result, ``err`` the narration."""
+         isatty: bool, ask: Callable[[str], str] = input, records: Records | None = None) -> int:
+    """The whole command; returns the exit code. ``out`` gets the result, ``err`` the narration.
+    ``records``: the release record store (default: the environment's, in its cluster)."""
     human = err if request.json else out
     try:
         config = load_config(request.env, request.config, environ)
@@ -94,24 +95,49 @@ def main(request: Request, environ: Mapping[str, str], out: Console, err: Consol
     except (ConfigError, policy.PolicyError, UsageError) as exc:
         err.print(f"[red]error:[/] {exc}", highlight=False)
         return int(ExitCode.USAGE)
+    flag_only = decision.mechanisms == ("flag",)
     try:
-        lock, unlocked_why = (None, "") if request.dry_run else take_lock(config)
+        # the kill switch never waits for the deploy lock: it is the on-call's fastest lever
+        lock, unlocked_why = (None, "") if request.dry_run or flag_only else take_lock(config)
     except LockHeld as held:
-        err.print(f"[red]refused:[/] {held}; a running deploy rolls itself back on a failed verdict. "
-                  "See docs/runbook.md to act by hand.", highlight=False)
-        return int(ExitCode.LOCKED)
+        # a running deploy: ask it to stop; it rolls its unverified release back by its policy
+        from pipeline.cli import abort
+
+        human.print(f"[yellow]{held}[/]: asking it to stop (the kill switch alone, --via flag, never waits)",
+                    highlight=False)
+        return abort.main(config, request.reason or "invoke rollback during a deploy", abort.DEFAULT_TIMEOUT,
+                          human, err)
     if unlocked_why:
         err.print(f"[yellow]warning:[/] proceeding without the deploy lock: {unlocked_why}", highlight=False)
-    interrupted = recovery.in_flight_of(lock.previous.info) if lock and lock.previous else None
-    if interrupted:
-        human.print(f"[yellow]an interrupted deploy of {interrupted.image} by {interrupted.holder} "
-                    f"(started {interrupted.started}) left its rollout unverified; undo returns to revision "
-                    f"{interrupted.from_revision} and resumes the deployment[/]", highlight=False)
+    dead = Intent.from_json((lock.previous.info or {}).get("in_flight")) if lock and lock.previous else None
+    unverified = dead if dead is not None and dead.changed and not dead.verified else None
+    if unverified:
+        human.print(f"[yellow]an interrupted deploy of {unverified.image} by {unverified.holder} (started "
+                    f"{unverified.started}, stopped at {unverified.phase}) left its release unverified; undo returns "
+                    f"to the release that was serving before it ({unverified.from_image}) and resumes the "
+                    "deployment[/]", highlight=False)
+    code = int(ExitCode.ROLLBACK_FAILED)
     try:
-        return _run(request, config, decision, environ, out, err, human, isatty, ask, interrupted)
+        store = records or audit_trail.open_records(config, lambda why: err.print(
+            f"[yellow]warning:[/] release records unavailable: {why}", highlight=False))
+        code = _run(request, config, decision, environ, out, err, human, isatty, ask, unverified, store)
+        if code == ExitCode.OK and unverified and unverified.flag_turned_off and unverified.flag_before \
+                and "flag" not in decision.mechanisms:
+            code = _restore_dead_deploys_flag(config, human, err)
+        return code
     finally:
         if lock is not None:
-            lock.release(keep_record=bool(interrupted) and "undo" not in decision.mechanisms)
+            converged = code == ExitCode.OK and (unverified is None or "undo" in decision.mechanisms)
+            lock.release(keep_record=dead is not None and not converged)
+
+
+def _restore_dead_deploys_flag(config: EnvConfig, human: Console, err: Console) -> int:
+    """The dead deploy had turned the kill switch OFF (it was ON before): put it back."""
+    from pipeline.rollback.flag_kill_switch import FlagKillSwitch
+
+    result = FlagKillSwitch(config).turn_on("the interrupted deploy turned it off; its release is rolled back")
+    (human if result.ok else err).print(f" flag: {result.outcome.value} {result.detail}", highlight=False)
+    return int(ExitCode.OK if result.ok else ExitCode.ROLLBACK_FAILED)
 
 
 def take_lock(config: EnvConfig) -> tuple[DeployLock | None, str]:
@@ -133,12 +159,18 @@ def take_lock(config: EnvConfig) -> tuple[DeployLock | None, str]:
 
 def _run(request: Request, config: EnvConfig, decision: policy.Decision, environ: Mapping[str, str],
          out: Console, err: Console, human: Console, isatty: bool, ask: Callable[[str], str],
-         interrupted: recovery.InFlight | None) -> int:
-    commit = request.commit or (deployed_commit_from_audit(config, environ) if "git" in decision.mechanisms else None)
-    to_revision = request.to_revision or (interrupted.from_revision or 0 if interrupted else 0)
+         interrupted: Intent | None, store: Records | None) -> int:
+    warn = lambda why: err.print(f"[yellow]warning:[/] {why}", highlight=False)  # noqa: E731
+    needs_records = {"undo", "git"} & set(decision.mechanisms)
+    known = audit_trail.known(store, warn) if needs_records else audit_trail.Known()
+    commit = request.commit or (known.commit_to_revert if "git" in decision.mechanisms else None)
+    # a dead deploy's intent names the release to return to by content; else the records' target
+    to_template = interrupted.from_template if interrupted and not request.to_revision else None
+    to_revision = request.to_revision or (0 if to_template is not None else (
+        audit_trail.undo_revision(config, known.target) if "undo" in decision.mechanisms else 0))
     built = factory.build(decision.mechanisms, config, factory.Options(
         to_revision=to_revision, commit=commit, resume_paused=interrupted is not None,
-        good_images=verified_images_from_audit(config, environ), on_progress=_progress_printer(human)))
+        good_images=known.good_images, on_progress=_progress_printer(human), to_template=to_template))
     scrub = _scrubber(built)
     plans = [_plan(m, scrub) for m in built.mechanisms]
     human.print(_plan_table(config, plans, request))
@@ -147,23 +179,44 @@ def _run(request: Request, config: EnvConfig, decision: policy.Decision, environ
         err.print(f"[red]{refusal}[/]; nothing changed", highlight=False)
         return int(ExitCode.USAGE)
     reason = request.reason or "on-demand rollback (invoke rollback)"
-    audit = _audit_log(config, environ, built, request.dry_run, err)
-    _record(audit, "rollback_started", audit_trail.started(decision.mechanisms, reason), err)
-    printer = _result_printer(human, scrub)
-
-    def on_result(result: RollbackResult) -> None:
-        printer(result)
-        _record(audit, "rollback_action", audit_trail.action(result), err)
-
-    outcome = run(built.mechanisms, reason, request.dry_run, on_result, scrub)
-    code = int(ExitCode.OK if outcome.ok else ExitCode.ROLLBACK_FAILED)
-    head = _record(audit, "rollback_finished", audit_trail.finished(outcome, code), err)
+    announce = _github_deployment(config, environ, decision.mechanisms, reason, err)
+    outcome = run(built.mechanisms, reason, request.dry_run, _result_printer(human, scrub), scrub)
+    code = exit_code(outcome)
+    if announce is not None:
+        announce.finish("done" if code == ExitCode.OK else "rollback_failed", outcome.summary())  # type: ignore[attr-defined]
+        announce.close()  # type: ignore[attr-defined]
     human.print(_summary_line(outcome), highlight=False)
     document = {"env": config.name, "app": config.app, "mechanisms": list(decision.mechanisms),
-                "plans": [_plan_json(p) for p in plans], **outcome.to_json(), "exit_code": code,
-                "audit_head": head}
+                "plans": [_plan_json(p) for p in plans], **outcome.to_json(), "exit_code": code}
+    document["audit_head"] = None if request.dry_run else audit_trail.record(store, document, known, scrub, warn)
     _publish(document, request, environ, out, err, scrub)
     return code
+
+
+def exit_code(outcome: RollbackRun) -> int:
+    """0 when every mechanism asked is done; a git revert that only awaits review (a pull request)
+    or whose push the remote refused does not turn a completed flag/undo rollback into exit 6: the
+    summary says it remains. Git alone, or any other mechanism failing, is exit 6."""
+    if outcome.ok:
+        return int(ExitCode.OK)
+    others = [r for r in outcome.results if r.mechanism != "git"]
+    if others and all(r.ok for r in others):
+        return int(ExitCode.OK)
+    return int(ExitCode.ROLLBACK_FAILED)
+
+
+def _github_deployment(config: EnvConfig, environ: Mapping[str, str], mechanisms: Sequence[str], reason: str,
+                       err: Console) -> object | None:
+    """In GitHub Actions: this rollback's own deployment status (never fails the rollback)."""
+    try:
+        from pipeline.github_deployments import for_run
+
+        deployments = for_run(config, environ, "rollback", lambda text: err.print(f"[yellow]warning:[/] {text}"),
+                              task="rollback", payload={"via": list(mechanisms), "reason": reason})
+        deployments.start(f"rollback: {reason}")
+        return deployments
+    except Exception:  # noqa: BLE001 - a side channel
+        return None
 
 
 def _publish(document: dict, request: Request, environ: Mapping[str, str], out: Console, err: Console,
@@ -187,47 +240,6 @@ def _check_applicable(request: Request, mechanisms: Sequence[str]) -> None:
         raise UsageError(f"--to-revision applies to rollout undo, which is not among {', '.join(mechanisms)}")
     if request.commit and "git" not in mechanisms:
         raise UsageError(f"--commit applies to git revert, which is not among {', '.join(mechanisms)}")
-
-
-def deployed_commit_from_audit(config: EnvConfig, environ: Mapping[str, str]) -> str | None:
-    """The commit the latest successful deploy of this environment recorded, if any."""
-    try:
-        path = default_path(config.name, environ)
-        return audit_trail.last_deployed_commit(entries(path)) if path.exists() else None
-    except (AuditError, OSError, ValueError):
-        return None
-
-
-def verified_images_from_audit(config: EnvConfig, environ: Mapping[str, str]) -> frozenset[str]:
-    """Images a deploy of this environment verified (and no later deploy rejected)."""
-    try:
-        path = default_path(config.name, environ)
-        return audit_trail.verified_images(entries(path)) if path.exists() else frozenset()
-    except (AuditError, OSError, ValueError):
-        return frozenset()
-
-
-def _audit_log(config: EnvConfig, environ: Mapping[str, str], built: factory.Built, dry_run: bool,
-               err: Console) -> AuditLog | None:
-    if dry_run:
-        return None                      # a dry run changes nothing, the audit log included
-    try:
-        return AuditLog(default_path(config.name, environ), config.name, config.app,
-                        tuple(s for s in built.secrets if s is not None))
-    except (AuditError, OSError) as exc:
-        err.print(f"[yellow]warning:[/] audit log unavailable: {exc}", highlight=False)
-        return None
-
-
-def _record(audit: AuditLog | None, kind: str, data: dict, err: Console) -> str | None:
-    """Record and return the new head hash; an audit failure is reported, never stops a rollback."""
-    if audit is None:
-        return None
-    try:
-        return audit.append(kind, data)["hash"]
-    except (AuditError, OSError) as exc:
-        err.print(f"[yellow]warning:[/] could not write {kind} to the audit log: {exc}", highlight=False)
-        return None
 
 
 def _confirm(request: Request, environ: Mapping[str, str], isatty: bool, ask: Callable[[str], str],
@@ -286,7 +298,7 @@ def _result_printer(console: Console, scrub: Callable[[str], str]) -> Callable[[
 
 
 def _summary_line(outcome: RollbackRun) -> str:
-    colour = "green" if outcome.ok else "red"
+    colour = "green" if outcome.ok else "yellow" if exit_code(outcome) == ExitCode.OK else "red"
     return f"[bold {colour}]{outcome.summary()}[/]"
 
 
@@ -304,11 +316,11 @@ def _scrubber(built: factory.Built) -> Callable[[str], str]:
     "env": "environment in pipeline.toml (required): local (the sandbox), staging, prod",
     "via": "mechanisms, comma separated: flag,undo,git (default: the environment's rollback.via); "
            "the flag always runs first",
-    "to-revision": "rollout undo to this revision (default: the newest earlier revision whose image a deploy "
-                   "verified, per the audit log; if none, the previous revision; after an interrupted deploy, "
-                   "the revision it started from)",
-    "commit": "git revert this commit (default: the commit of the newest successful deploy in the audit log)",
-    "reason": "why: recorded in the revert commit and the audit log (default: \"on-demand rollback "
+    "to-revision": "rollout undo to this revision (default: the newest release a deploy verified, never a "
+                   "rejected one, from the release records; without records: the previous revision; after an "
+                   "interrupted deploy: the release that was serving before it)",
+    "commit": "git revert this commit (default: the commit of the newest deploy in the release records)",
+    "reason": "why: recorded in the revert commit and the release record (default: \"on-demand rollback "
               "(invoke rollback)\")",
     "yes": "do not ask for confirmation (required in CI or without a terminal)",
     "dry-run": "show what would be done; change nothing",

@@ -16,8 +16,9 @@ from typing import Any, Callable
 
 from kubernetes import client
 
-from pipeline.deploy.observe import RolloutObserver, Snapshot
 from pipeline.deploy.pod_problems import problems
+from pipeline.kube import retry
+from pipeline.kube.informer import ClusterView, Snapshot
 from pipeline.rollout.gates import GateCheck, RolloutProgress, gate_reached, progress_from
 from pipeline.verify.pods import new_replicaset
 
@@ -44,27 +45,26 @@ class Rollout:
         self.namespace, self.name = namespace, name
 
     def set_paused(self, paused: bool) -> None:
-        self.apps.patch_namespaced_deployment(self.name, self.namespace, {"spec": {"paused": paused}},
-                                              field_manager="klaviyo-pipeline")
+        """An intent (``spec.paused``), so safe to repeat: retried on conflict, throttling, 5xx, timeouts."""
+        retry.call(lambda: self.apps.patch_namespaced_deployment(
+            self.name, self.namespace, {"spec": {"paused": paused}}, field_manager="klaviyo-pipeline"))
 
-    def advance(self, observer: RolloutObserver, gate: int, is_last: bool, deadline_seconds: float,
+    def advance(self, view: ClusterView, gate: int, is_last: bool, deadline_seconds: float,
                 on_progress: ProgressCallback | None = None) -> GateOutcome:
-        """Resume until ``gate`` new pods are available (pausing there unless ``is_last``)."""
+        """Resume until ``gate`` new pods are available (pausing there unless ``is_last``).
+
+        Judged only on synced snapshots of the shared informer: never on a cache that has not
+        listed yet (a missing Deployment there means "not seen yet", not "deleted")."""
         start = time.monotonic()
         self.set_paused(False)
         deadline = start + deadline_seconds + DEADLINE_MARGIN_SECONDS
         judge = _GateJudge(self, gate, is_last, start, on_progress)
-        snapshot: Snapshot | None = observer.snapshot()
-        while True:
-            if snapshot is not None:
-                outcome = judge.see(snapshot)
-                if outcome is not None:
-                    return outcome
-            snapshot = observer.next(deadline)
-            if snapshot is None:
-                return GateOutcome(gate, False, f"gate {gate} not reached within {deadline_seconds:.0f}s "
-                                   f"(+{DEADLINE_MARGIN_SECONDS}s margin)", "rollout_stuck",
-                                   seconds=time.monotonic() - start)
+        outcome = view.wait_until(judge.see, deadline)
+        if outcome is None:
+            return GateOutcome(gate, False, f"gate {gate} not reached within {deadline_seconds:.0f}s "
+                               f"(+{DEADLINE_MARGIN_SECONDS}s margin)", "rollout_stuck",
+                               seconds=time.monotonic() - start)
+        return outcome
 
 
 class _GateJudge:

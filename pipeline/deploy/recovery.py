@@ -1,74 +1,140 @@
-"""What to do when a deploy finds the traces of one that died (SIGKILL, lost runner). Pure.
+"""Finishing what a dead deploy left behind (SIGKILL, a lost runner, a second Ctrl-C).
 
-A deploy records, in its lock's Lease, the revision it started from and the image it is
-rolling out (``InFlight``). If the process dies, the Lease stops being renewed; the next
-``invoke deploy`` or ``invoke rollback`` takes the stale Lease over and finds that record.
-The rule: a rollout that was never verified is never trusted. It is undone to the revision
-it started from, and whatever happens nothing is left paused.
+A deploy records its :class:`~pipeline.deploy.state.Intent` in the lock's Lease before every
+effect that may change the cluster. When its process dies the Lease stops being renewed;
+the next ``invoke deploy`` or ``invoke rollback`` takes the stale Lease over, finds the
+intent, and converges:
+
+* a release that was verified (passed every gate and the bake) is kept;
+* a release that was never verified is never trusted: the Deployment is returned to the
+  pod template that was serving before (by content, so the renumbering an undo does cannot
+  lose it) and unpaused, and the kill switch goes back to the state it had before;
+* with no intent recorded, a paused Deployment is only resumed.
+
+:func:`decide` is pure; :func:`converge` performs its plan through :class:`Adapters`.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import Enum
+from typing import Any, Callable
 
+from kubernetes import client
+from kubernetes.client.exceptions import ApiException
 
-class Action(str, Enum):
-    NONE = "none"                        # nothing left behind
-    RESUME = "resume"                    # paused on the starting revision: just unpause
-    UNDO = "undo"                        # roll back to the starting revision (and unpause)
-
-
-@dataclass(frozen=True)
-class InFlight:
-    """What a deploy in progress records in its Lease (annotation), for whoever comes next."""
-    deploy_id: str
-    image: str
-    from_revision: int | None            # None: the Deployment did not exist before
-    from_image: str | None
-    holder: str
-    started: str
-
-
-def in_flight_of(info: dict | None) -> InFlight | None:
-    """The record a deploy left in its Lease's holder annotation (``in_flight``), if any."""
-    record = (info or {}).get("in_flight")
-    if not isinstance(record, dict):
-        return None
-    try:
-        return InFlight(**record)
-    except TypeError:
-        return None
+from pipeline.config import EnvConfig
+from pipeline.deploy.state import Intent
+from pipeline.kube import history, retry
+from pipeline.kube.client import read_json
+from pipeline.secrets import SecretSource
 
 
 @dataclass(frozen=True)
-class ClusterState:
+class Live:
+    """The Deployment as found: does it exist, is it paused, which template does it run."""
     exists: bool
-    paused: bool
-    revision: int | None                 # deployment.kubernetes.io/revision
-    image: str | None
+    paused: bool = False
+    template: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)
-class Recovery:
-    action: Action
-    to_revision: int | None
+class Plan:
+    undo_to: dict[str, Any] | None       # return to this pod template (and unpause)
+    resume: bool                         # only unpause
+    restore_flag: bool                   # turn the kill switch back ON (it was ON before the dead deploy)
     reason: str
+    impossible: str = ""                 # cannot converge automatically: why
+
+    @property
+    def nothing(self) -> bool:
+        return self.undo_to is None and not self.resume and not self.restore_flag and not self.impossible
 
 
-def decide(in_flight: InFlight | None, state: ClusterState) -> Recovery:
-    if in_flight is None:
-        if state.paused:
-            return Recovery(Action.RESUME, None, "the Deployment is paused but no interrupted deploy is "
-                                                  "recorded; resuming it so the rollout can finish")
-        return Recovery(Action.NONE, None, "no interrupted deploy")
-    who = f"deploy {in_flight.deploy_id} of {in_flight.image} by {in_flight.holder} (started {in_flight.started})"
-    if not state.exists:
-        return Recovery(Action.NONE, None, f"{who} was interrupted before the Deployment existed")
-    if in_flight.from_revision is None or state.revision == in_flight.from_revision:
-        if state.paused:
-            return Recovery(Action.RESUME, None, f"{who} was interrupted before its rollout started; unpausing")
-        return Recovery(Action.NONE, None, f"{who} was interrupted before it changed anything")
-    return Recovery(Action.UNDO, in_flight.from_revision,
-                    f"{who} was interrupted mid-rollout at revision {state.revision} ({state.image}); "
-                    f"undoing to revision {in_flight.from_revision} ({in_flight.from_image}), "
-                    "since an unverified rollout is never trusted")
+def decide(dead: Intent | None, live: Live) -> Plan:
+    if dead is None:
+        if live.paused:
+            return Plan(None, True, False, "the Deployment is paused but no interrupted deploy is recorded; "
+                                           "resuming it so the rollout can finish")
+        return Plan(None, False, False, "no interrupted deploy")
+    who = f"deploy {dead.deploy_id} of {dead.image} by {dead.holder} (started {dead.started}, stopped at {dead.phase})"
+    restore = dead.flag_turned_off and dead.flag_before is True
+    if dead.verified or not dead.changed:
+        state = "verified its release" if dead.verified else "stopped before it changed the cluster"
+        return Plan(None, live.paused, restore, f"{who} {state}" + ("; unpausing" if live.paused else ""))
+    if not live.exists:
+        return Plan(None, False, restore, f"{who}: the Deployment no longer exists; nothing to undo")
+    if dead.from_template is None:
+        return Plan(None, False, restore, f"{who}", impossible=f"{who} created the Deployment; there is no "
+                    "earlier release to return to: delete it or deploy a known-good image")
+    back = live.template is not None and history.equal_ignore_hash(live.template, dead.from_template)
+    if back and not live.paused:
+        return Plan(None, False, restore, f"{who}; the release that was serving before ({dead.from_image}) is back")
+    return Plan(dead.from_template, False, restore, f"{who} left {dead.image} unverified; returning to "
+                f"{dead.from_image}, since an unverified release is never trusted")
+
+
+@dataclass(frozen=True)
+class Converged:
+    actions: tuple[str, ...]
+    detail: str
+    failed: bool = False
+
+
+@dataclass
+class Adapters:
+    """The effects recovery needs, over the real clients."""
+    config: EnvConfig
+    api: client.ApiClient
+    secrets: SecretSource | None
+    on_action: Callable[[Any], None]
+
+    def live(self) -> Live:
+        try:
+            obj = retry.call(lambda: read_json(client.AppsV1Api(self.api).read_namespaced_deployment,
+                                               self.config.kube.deployment, self.config.kube.namespace))
+        except ApiException as exc:
+            if exc.status == 404:
+                return Live(False)
+            raise
+        return Live(True, bool(obj["spec"].get("paused")), obj["spec"]["template"])
+
+    def undo(self, template: dict[str, Any], reason: str) -> tuple[bool, str]:
+        from pipeline.rollback import factory, runner
+
+        built = factory.build(["undo"], self.config, factory.Options(
+            resume_paused=True, api_client=self.api, secrets=self.secrets, to_template=template))
+        result = runner.run(built.mechanisms, reason).results[0]
+        self.on_action(result)
+        return result.ok, result.detail
+
+    def resume(self) -> tuple[bool, str]:
+        from pipeline.deploy.gated_rollout import Rollout
+
+        Rollout(self.api, self.config.kube.namespace, self.config.kube.deployment).set_paused(False)
+        return True, "resumed"
+
+    def restore_flag(self, reason: str) -> tuple[bool, str]:
+        from pipeline.rollback.flag_kill_switch import FlagKillSwitch
+
+        result = FlagKillSwitch(self.config, self.secrets).turn_on(reason)
+        self.on_action(result)
+        return result.ok, result.detail
+
+
+def converge(dead: Intent | None, adapters: Adapters) -> Converged:
+    plan = decide(dead, adapters.live())
+    if plan.impossible:
+        return Converged((), plan.impossible, failed=True)
+    done: list[str] = []
+    steps: list[tuple[str, Callable[[], tuple[bool, str]]]] = []
+    if plan.undo_to is not None:
+        steps.append(("undo", lambda: adapters.undo(plan.undo_to or {}, f"recovering: {plan.reason}")))
+    if plan.resume:
+        steps.append(("resume", adapters.resume))
+    if plan.restore_flag:
+        steps.append(("flag on", lambda: adapters.restore_flag(f"recovering: {plan.reason}")))
+    for name, step in steps:
+        ok, detail = step()
+        if not ok:
+            return Converged(tuple(done), f"{plan.reason}; {name} failed: {detail}", failed=True)
+        done.append(name)
+    return Converged(tuple(done), plan.reason + (f" ({', '.join(done)})" if done else ""))

@@ -15,6 +15,7 @@ class DeployOutcome(str, Enum):
     REFUSED = "refused"                  # stopped before any change (lock, preflight, bad input)
     ROLLED_BACK = "rolled_back"          # failed verification; the previous version is back and healthy
     ROLLBACK_FAILED = "rollback_failed"  # failed, and the rollback did not complete: page someone
+    UNHEALTHY = "unhealthy"              # nothing to roll out, but the live release failed verification
 
 
 EXIT_CODES = {
@@ -23,6 +24,7 @@ EXIT_CODES = {
     DeployOutcome.NOTHING_TO_DO: ExitCode.OK,
     DeployOutcome.ROLLED_BACK: ExitCode.ROLLED_BACK,
     DeployOutcome.ROLLBACK_FAILED: ExitCode.ROLLBACK_FAILED,
+    DeployOutcome.UNHEALTHY: ExitCode.FAILED_CHECK,
 }
 
 
@@ -53,6 +55,7 @@ class DeployResult:
     rollback: list[dict[str, Any]] = field(default_factory=list)
     audit_head: str | None = None        # hash of the last audit entry written (an anchor)
     duration_seconds: float = 0.0
+    kube_requests: dict[str, int] = field(default_factory=dict)   # Kubernetes API requests, by verb + total
 
     def finish(self, outcome: DeployOutcome, reason: str, exit_code: int | None = None) -> "DeployResult":
         self.outcome, self.reason = outcome, reason
@@ -67,5 +70,5 @@ class DeployResult:
             "duration_seconds": round(self.duration_seconds, 3),
             "stages": [vars(s) | {"duration_seconds": round(s.duration_seconds, 3)} for s in self.stages],
             "preflight": self.preflight, "verdicts": self.verdicts, "rollback": self.rollback,
-            "audit_head": self.audit_head,
+            "audit_head": self.audit_head, "kube_requests": self.kube_requests,
         }

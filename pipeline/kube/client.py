@@ -40,3 +40,30 @@ def read_json(call: Any, *args: Any, **kwargs: Any) -> dict[str, Any]:
         return json.loads(response.data)
     finally:
         response.release_conn()
+
+
+class RequestCounter:
+    """Counts every request an ApiClient sends (reads, writes, watches, pod proxy), by verb.
+
+    ``RequestCounter.attach(api)`` wraps the client's ``call_api``: the one door every
+    generated method, watch stream and raw call goes through. The deploy prints the total per
+    deploy in its result JSON, so a change that makes verification cost more shows up."""
+
+    def __init__(self) -> None:
+        self.by_verb: dict[str, int] = {}
+
+    @classmethod
+    def attach(cls, api: client.ApiClient) -> "RequestCounter":
+        counter = cls()
+        original = api.call_api
+
+        def counted(method: str, *args: Any, **kwargs: Any) -> Any:
+            counter.by_verb[method] = counter.by_verb.get(method, 0) + 1
+            return original(method, *args, **kwargs)
+
+        api.call_api = counted  # type: ignore[method-assign]
+        return counter
+
+    @property
+    def total(self) -> int:
+        return sum(self.by_verb.values())

@@ -109,11 +109,11 @@ def canonical(value: Any) -> Any:
 
 def without_hash(template: Obj) -> dict[str, Any]:
     """A pod template minus the ``pod-template-hash`` label the controller adds to RSes."""
-    template = copy.deepcopy(dict(template))
-    labels = (template.get("metadata") or {}).get("labels")
+    copied: dict[str, Any] = copy.deepcopy(dict(template))
+    labels = (copied.get("metadata") or {}).get("labels")
     if labels:
         labels.pop(HASH_LABEL, None)
-    return template
+    return copied
 
 
 def equal_ignore_hash(a: Obj, b: Obj) -> bool:

@@ -64,8 +64,13 @@ class CheckResult:
 
 
 class Check(Protocol):
-    name: str
-    title: str
-    timeout: float
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def title(self) -> str: ...
+
+    @property
+    def timeout(self) -> float: ...
 
     async def run(self, ctx: "PreflightContext") -> Finding: ...

@@ -14,7 +14,7 @@ import httpx
 
 from pipeline.config import EnvConfig
 from pipeline.klaviyo.client import ApiResponse, get_accounts
-from pipeline.secrets import Secret
+from pipeline.secrets import Secret, SecretSource
 
 RETRY_AFTER_MAX_SECONDS = 3.0     # wait for a 429's Retry-After only when it is this short
 
@@ -27,9 +27,14 @@ class SecretBundle:
     webhook_secret: Secret | None
     public_key: Secret | None
     error: str = ""                   # the source could not be read (e.g. cluster unreachable)
+    reader: SecretSource | None = field(default=None, repr=False)   # for checks reading other names
 
     def all(self) -> list[Secret | None]:
         return [self.private_key, self.webhook_secret, self.public_key]
+
+    def get(self, name: str) -> Secret | None:
+        """Any other secret by name from the same source (None when absent or unreadable)."""
+        return self.reader.get(name) if self.reader is not None and name else None
 
 
 @dataclass(frozen=True)

@@ -161,7 +161,7 @@ def load_secrets(config: EnvConfig, source: SecretSource | None = None) -> Secre
         label = f"{names.source} secret source"
         return SecretBundle(label, None, None, None, error=describe_exception(exc, []))
     return SecretBundle(source.describe(), source.get(names.private_key), source.get(names.webhook_secret),
-                        source.get(names.public_key) if names.public_key else None)
+                        source.get(names.public_key) if names.public_key else None, reader=source)
 
 
 def _configured_source(config: EnvConfig) -> SecretSource:

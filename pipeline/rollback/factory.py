@@ -21,6 +21,7 @@ class Options:
     commit: str | None = None            # git: the commit to revert
     resume_paused: bool = False          # undo: a deployment our own deploy paused is resumed by the undo
     good_images: frozenset[str] = frozenset()  # undo: default to the newest revision running one of these
+    to_template: dict[str, Any] | None = None  # undo: return to this pod template (a deploy's recorded intent)
     on_progress: Callable[..., Any] | None = None
     secrets: SecretSource | None = None  # default: the environment's configured source
     api_client: Any = None               # default: built from config.kube
@@ -66,14 +67,17 @@ def _undo(config: EnvConfig, options: Options, built: Built) -> Mechanism:
     apps = apps_api(options.api_client or api_client(config.kube))
     return RolloutUndo(apps, config.kube.namespace, config.kube.deployment, config.kube.container,
                        options.to_revision, on_progress=options.on_progress, resume_paused=options.resume_paused,
-                       good_images=options.good_images)
+                       good_images=options.good_images, to_template=options.to_template)
 
 
 def _git(config: EnvConfig, options: Options, built: Built) -> Mechanism:
+    from pipeline.github_api import GitHubApi, repository_from_environ
     from pipeline.rollback.git_revert import GitRevert
 
+    repository = repository_from_environ(config.variables)      # in Actions: the pull request is opened
     return GitRevert(config.rollback.git_repo, options.commit, config.rollback.git_remote,
-                     config.rollback.git_branch)
+                     config.rollback.git_branch, push_branch=config.rollback.git_push_branch,
+                     github=GitHubApi(repository) if repository else None)
 
 
 BUILDERS: dict[str, Callable[[EnvConfig, Options, Built], Mechanism]] = {"flag": _flag, "undo": _undo, "git": _git}

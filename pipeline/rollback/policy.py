@@ -56,8 +56,17 @@ def ordered(names: Iterable[str]) -> tuple[str, ...]:
 
 
 def on_demand(via: Sequence[str] | None, configured: Sequence[str]) -> Decision:
-    """The mechanisms for ``invoke rollback``: ``via`` if given, else the configured default."""
-    chosen = validate(via, "--via") if via else validate(configured, "rollback.via")
+    """The mechanisms for ``invoke rollback``: ``via`` if given, else the configured default.
+
+    ``via`` must stay within what the environment allows (``rollback.via``): an environment
+    that does not push git reverts does not push one because someone typed ``--via git``."""
+    allowed = validate(configured, "rollback.via")
+    if via:
+        refused = [name for name in validate(via, "--via") if name not in allowed]
+        if refused:
+            raise PolicyError(f"--via {','.join(refused)}: not allowed in this environment; its rollback.via "
+                              f"allows: {', '.join(allowed) or 'nothing'}")
+    chosen = validate(via, "--via") if via else allowed
     source = "--via" if via else "rollback.via"
     mechanisms = ordered(chosen)
     return Decision(mechanisms, f"on demand ({source}): {', '.join(mechanisms)}"

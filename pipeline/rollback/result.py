@@ -46,7 +46,8 @@ class RollbackResult:
 
 
 class Mechanism(Protocol):
-    name: str
+    @property
+    def name(self) -> str: ...
 
     def plan(self) -> Plan:
         """Read the current state and say what ``execute`` would change. Changes nothing."""

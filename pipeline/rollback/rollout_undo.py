@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Mapping, Sequence
 
 from kubernetes.client.exceptions import ApiException
 
-from pipeline.kube import history
+from pipeline.kube import history, retry
 from pipeline.kube.client import read_json
 from pipeline.kube.history import HistoryError
 from pipeline.kube.rollout import ProgressCallback, wait_for_rollout
@@ -50,19 +50,24 @@ RESUME_OP = {"op": "remove", "path": "/spec/paused"}   # as `kubectl rollout res
 
 def decide(deployment: dict[str, Any], replica_sets: list[dict[str, Any]], to_revision: int = 0,
            container: str = "", resume_paused: bool = False,
-           good_images: frozenset[str] = frozenset()) -> UndoDecision:
+           good_images: frozenset[str] = frozenset(), to_template: dict[str, Any] | None = None) -> UndoDecision:
     """kubectl's order: paused -> revision lookup -> already matches -> patch. Raises HistoryError.
 
     ``resume_paused`` (the automatic rollback of a deploy that paused the Deployment at a gate)
     undoes a paused Deployment too, unpausing it in the same patch; kubectl refuses that.
     ``good_images`` (images verified by successful deploys, from the audit log) makes the
-    default target the newest earlier revision running one of them, never a rejected release."""
+    default target the newest earlier revision running one of them, never a rejected release.
+    ``to_template`` (a deploy's recorded intent: the pod template that was serving before it)
+    names the target by content, which survives the renumbering an undo does."""
     paused = bool((deployment.get("spec") or {}).get("paused"))
     if paused and not resume_paused:
         raise HistoryError(history.PAUSED_MESSAGE)
     owned = history.controlled_by(deployment, replica_sets)
     template = deployment["spec"]["template"]
-    if paused and not to_revision and owned and not any(
+    target: Mapping[str, Any]
+    if to_template is not None:
+        target_revision, target = by_template(owned, to_template)
+    elif paused and not to_revision and owned and not any(
             history.equal_ignore_hash(rs["spec"]["template"], template) for rs in owned):
         # paused before its new template was rolled out (no RS has it yet): the last rolled-out
         # revision is the one to return to, not the one before it
@@ -85,6 +90,15 @@ def decide(deployment: dict[str, Any], replica_sets: list[dict[str, Any]], to_re
     )
 
 
+def by_template(owned: Sequence[Mapping[str, Any]], template: Mapping[str, Any]) -> tuple[int, Mapping[str, Any]]:
+    """The (revision, ReplicaSet) whose template is ``template``; a bare stand-in when none is kept
+    (history trimmed by revisionHistoryLimit): the patch then carries the template itself."""
+    for rs in owned:
+        if history.equal_ignore_hash(rs["spec"]["template"], template):
+            return history.revision_of(rs) or 0, rs
+    return 0, {"metadata": {"annotations": {}}, "spec": {"template": template}}
+
+
 @dataclass
 class RolloutUndo:
     apps: Any                            # kubernetes.client.AppsV1Api
@@ -96,6 +110,7 @@ class RolloutUndo:
     on_progress: ProgressCallback | None = None
     resume_paused: bool = False          # undo (and unpause) a paused Deployment instead of refusing
     good_images: frozenset[str] = frozenset()  # default target: the newest revision running one of these
+    to_template: dict[str, Any] | None = None   # target by content (a deploy's recorded intent)
     name: str = "undo"
 
     @property
@@ -104,8 +119,7 @@ class RolloutUndo:
 
     def plan(self) -> Plan:
         try:
-            decision = decide(*self._read(), self.to_revision, self.container, self.resume_paused,
-                              self.good_images)
+            decision = self._decide()
         except (HistoryError, ClusterError) as exc:
             return Plan(self.name, "unknown", f"cannot undo: {exc}", data={"error": str(exc)})
         current = f"image {decision.from_image} at revision {decision.from_revision}" + (
@@ -118,8 +132,7 @@ class RolloutUndo:
     def execute(self, reason: str, dry_run: bool = False) -> RollbackResult:
         start = time.monotonic()
         try:
-            decision = decide(*self._read(), self.to_revision, self.container, self.resume_paused,
-                              self.good_images)
+            decision = self._decide()
         except (HistoryError, ClusterError) as exc:
             return self._result(Outcome.FAILED, str(exc), start)
         if decision.noop:
@@ -132,10 +145,26 @@ class RolloutUndo:
                                 + (" and resume it" if decision.resume else ""), start, decision.data())
         return self._apply(decision, start)
 
+    def _decide(self) -> UndoDecision:
+        return decide(*self._read(), self.to_revision, self.container, self.resume_paused, self.good_images,
+                      self.to_template)
+
     def _apply(self, decision: UndoDecision, start: float) -> RollbackResult:
+        def send() -> UndoDecision:
+            nonlocal decision          # a conflict means someone wrote: re-read and decide again
+            if attempts:
+                decision = self._decide()
+            attempts.append(1)
+            if not decision.noop:
+                read_json(self.apps.patch_namespaced_deployment, self.deployment, self.namespace,
+                          decision.patch, _content_type=JSON_PATCH)
+            return decision
+
+        attempts: list[int] = []
         try:
-            read_json(self.apps.patch_namespaced_deployment, self.deployment, self.namespace,
-                      decision.patch, _content_type=JSON_PATCH)
+            decision = retry.call(send)
+        except (HistoryError, ClusterError) as exc:
+            return self._result(Outcome.FAILED, str(exc), start, decision.data())
         except ApiException as exc:
             return self._result(Outcome.FAILED, f"patching {self.ref} failed: {_api_message(exc)}",
                                 start, decision.data())
@@ -164,9 +193,11 @@ class RolloutUndo:
 
     def _read(self) -> tuple[dict[str, Any], list[dict[str, Any]]]:
         try:
-            deployment = read_json(self.apps.read_namespaced_deployment, self.deployment, self.namespace)
+            deployment = retry.call(lambda: read_json(self.apps.read_namespaced_deployment, self.deployment,
+                                                      self.namespace))
             selector = history.selector_string(deployment["spec"]["selector"])
-            listing = read_json(self.apps.list_namespaced_replica_set, self.namespace, label_selector=selector)
+            listing = retry.call(lambda: read_json(self.apps.list_namespaced_replica_set, self.namespace,
+                                                   label_selector=selector))
         except ApiException as exc:
             raise ClusterError(_api_message(exc)) from None
         return deployment, listing.get("items") or []

@@ -1,6 +1,9 @@
-"""Post-deploy verification: health of the new pods and metrics against the checklist's thresholds.
+"""Post-deploy verification: health, synthetic webhooks and metrics against the checklist's thresholds.
 
-Pure decisions live in ``thresholds`` (metric arithmetic), ``prometheus_text`` (parsing),
-``health`` (``judge_health``) and ``pods`` (which pods are new); I/O lives in thin adapters
-(``podproxy``, ``providers``). Every check yields a :class:`~pipeline.verify.verdict.Verdict`.
+Pure decisions: ``verdict`` (pass | fail | inconclusive), ``thresholds`` (metric arithmetic),
+``samples`` (scrapes kept across rounds), ``judge`` (thresholds and the evidence floor),
+``prometheus_text`` (parsing), ``health`` (``judge_health``), ``synthetic`` (signing and
+judging the webhooks), ``transient`` (the API server's answer or the pod's) and ``pods``
+(which pods are new). Thin I/O: ``podproxy`` (with bounded retries) and ``providers``.
+``pipeline.deploy.verification`` runs them at a gate and during the bake.
 """

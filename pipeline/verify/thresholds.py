@@ -1,4 +1,4 @@
-"""The checklist's alert thresholds applied to the app's metrics over a window (pure).
+"""The app's metrics measured over a span, as the checklist's alert thresholds need them (pure).
 
 Metrics (exported by the sample app, docs/app.md):
 
@@ -9,34 +9,38 @@ Metrics (exported by the sample app, docs/app.md):
 ``status="error"`` (no response at all: network failure or timeout) counts with the 5xx:
 the checklist's alert is "API Unreachable"; the detail says how many had no response.
 
-Verdicts (the checklist's "Alert Thresholds" table; a value fails when it EXCEEDS the max):
+What is measured (``pipeline.verify.judge`` applies the thresholds and the evidence floor):
 
 =================== ======================================= ========
 name                measured                                severity
 =================== ======================================= ========
-auth_errors         401 + 403 responses in the window       P1
+auth_errors         401 + 403 responses in the span         P1
 server_errors       5xx responses per minute                P1
 rate_limited        429 responses per minute                P2
 p95_latency         p95 of request duration (seconds)       P2
-webhook_signatures  signature failures in the window        P2
+webhook_signatures  signature failures in the span          P2
 =================== ======================================= ========
 
-Counters are turned into increases per series between two scrapes of each pod. A counter
-that went down was reset (the pod restarted): the increase is then the end value, as
-Prometheus's ``increase()`` counts it. A series absent at the start began during the window
-(its whole end value counts); a series absent at the end was reset and not yet incremented
-(0). A metric with no series at all counts 0 and the verdict says "no samples". The p95 uses
-Prometheus's ``histogram_quantile`` interpolation over the summed bucket increases.
+plus ``requests``, the Klaviyo responses in the span: the evidence behind every request-based
+verdict.
+
+Counters are turned into increases per series between consecutive scrapes of each pod
+(:func:`increase`). A counter that went down was reset (the pod restarted): the increase is
+then the new value, as Prometheus's ``increase()`` counts it. A series absent at the start
+began during the span (its whole value counts); a series absent at the end was reset and not
+yet incremented (0). A pod counted from its process start (no baseline scrape) counts its whole
+values. A metric with no series at all is measured with ``samples=False`` ("no values" is not
+zero). The p95 uses Prometheus's ``histogram_quantile`` interpolation over the summed bucket
+increases. Signature failures the verifier caused itself (its wrongly signed synthetic
+webhooks, refused by the pod) are subtracted per pod, never below zero.
 """
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Mapping, Sequence
+from typing import Callable, Iterable, Mapping, Sequence
 
-from pipeline.config import Thresholds
-from pipeline.verify.prometheus_text import Labels, Scrape, named
-from pipeline.verify.verdict import P1, P2, Verdict
+from pipeline.verify.prometheus_text import Labels, Scrape, Series
 
 RESPONSES = "klaviyo_api_responses_total"
 DURATION_BUCKETS = "klaviyo_api_request_duration_seconds_bucket"
@@ -44,14 +48,24 @@ SIGNATURE_FAILURES = "klaviyo_webhook_signature_failures_total"
 AUTH_STATUSES = ("401", "403")
 NO_RESPONSE_STATUS = "error"      # the app's status label when Klaviyo did not answer at all
 THROTTLED_STATUS = "429"
+VERDICT_NAMES = ("auth_errors", "server_errors", "rate_limited", "p95_latency", "webhook_signatures")
 
 
 @dataclass(frozen=True)
 class PodScrapes:
-    """A pod's /metrics at the window start (None: the pod did not exist yet) and end."""
+    """A pod's /metrics at the span start (None: counted from its process start) and end."""
     pod: str
     start: Scrape | None
     end: Scrape
+
+
+@dataclass(frozen=True)
+class PodIncrease:
+    """One pod's increase of every series over a span."""
+    pod: str
+    increases: Mapping[Series, float]
+    reset: bool = False                # a counter went down during the span (the pod restarted)
+    self_inflicted_signature_failures: int = 0   # the verifier's own refused probes in the span
 
 
 @dataclass(frozen=True)
@@ -64,14 +78,15 @@ class Measured:
 
 @dataclass(frozen=True)
 class Measurements:
-    """What a provider measured over one window, before the thresholds are applied."""
+    """What a provider measured over one span, before the thresholds are applied."""
     window_seconds: float
     auth_errors: Measured          # count
     server_errors: Measured        # per minute
     rate_limited: Measured         # per minute
-    p95_latency: Measured          # seconds
+    p95_latency: Measured          # seconds; count = latency observations
     webhook_signatures: Measured   # count
     notes: tuple[str, ...] = field(default=())   # e.g. counter resets seen
+    requests: float | None = None  # Klaviyo responses in the span (the evidence); None: unknown
 
 
 # --------------------------------------------------------------------------- counters
@@ -87,30 +102,42 @@ def increase(start: float | None, end: float | None) -> tuple[float, bool]:
     return end - start, False
 
 
-def increases(pods: Sequence[PodScrapes], name: str) -> tuple[dict[str, dict[Labels, float]], list[str]]:
-    """Per pod, the increase of every series of ``name``; and the pods where a reset was seen."""
-    result: dict[str, dict[Labels, float]] = {}
-    resets: list[str] = []
-    for pod in pods:
-        start = named(pod.start, name) if pod.start is not None else {}
-        end = named(pod.end, name)
-        deltas: dict[Labels, float] = {}
-        for labels in set(start) | set(end):
-            delta, reset = increase(start.get(labels), end.get(labels))
-            deltas[labels] = delta
-            if reset and pod.pod not in resets:
-                resets.append(pod.pod)
-        if deltas:
-            result[pod.pod] = deltas
-    return result, resets
+def scrape_increase(start: Scrape | None, end: Scrape) -> tuple[dict[Series, float], bool]:
+    """Every series' increase from ``start`` (None: from the process start) to ``end``."""
+    before = start or {}
+    deltas: dict[Series, float] = {}
+    reset = False
+    for key in set(before) | set(end):
+        deltas[key], went_down = increase(before.get(key), end.get(key))
+        reset = reset or went_down
+    return deltas, reset
+
+
+def accumulate(scrapes: Sequence[Scrape | None]) -> tuple[dict[Series, float], bool]:
+    """Sum of increases between consecutive scrapes (the first may be None: the process start)."""
+    total: dict[Series, float] = {}
+    reset = False
+    for before, after in zip(scrapes, scrapes[1:]):
+        assert after is not None
+        deltas, went_down = scrape_increase(before, after)
+        reset = reset or went_down
+        for key, value in deltas.items():
+            total[key] = total.get(key, 0.0) + value
+    return total, reset
+
+
+def pod_increase(pod: PodScrapes, self_inflicted: int = 0) -> PodIncrease:
+    deltas, reset = scrape_increase(pod.start, pod.end)
+    return PodIncrease(pod.pod, deltas, reset, self_inflicted)
 
 
 def _label(labels: Labels, key: str) -> str:
     return dict(labels).get(key, "")
 
 
-def _sum_where(per_pod: Mapping[str, Mapping[Labels, float]], keep) -> float:
-    return sum(v for deltas in per_pod.values() for labels, v in deltas.items() if keep(labels))
+def _of(pods: Iterable[PodIncrease], name: str) -> list[tuple[str, Labels, float]]:
+    return [(pod.pod, labels, value) for pod in pods for (sample, labels), value in pod.increases.items()
+            if sample == name]
 
 
 # --------------------------------------------------------------------------- histogram_quantile
@@ -163,34 +190,37 @@ def _bound(le: str) -> float:
 
 # --------------------------------------------------------------------------- measuring pods
 
-def measure_pods(pods: Sequence[PodScrapes], window_seconds: float, quantile: float = 0.95) -> Measurements:
-    """Measurements over the window from each pod's start and end scrape."""
+def measure(pods: Sequence[PodIncrease], window_seconds: float, quantile: float = 0.95) -> Measurements:
+    """Measurements over a span of ``window_seconds`` from each pod's increases."""
     if window_seconds <= 0:
         raise ValueError(f"window_seconds must be positive, got {window_seconds!r}")
     minutes = window_seconds / 60
-    responses, resets = increases(pods, RESPONSES)
+    responses = _of(pods, RESPONSES)
     has_responses = bool(responses)
 
-    def counted(keep) -> float:
-        return _sum_where(responses, keep)
+    def counted(keep: Callable[[str], bool]) -> float:
+        return sum(value for _, labels, value in responses if keep(_label(labels, "status")))
 
-    auth = counted(lambda labels: _label(labels, "status") in AUTH_STATUSES)
-    server = counted(lambda labels: _label(labels, "status").startswith("5"))
-    unreachable = counted(lambda labels: _label(labels, "status") == NO_RESPONSE_STATUS)
-    throttled = counted(lambda labels: _label(labels, "status") == THROTTLED_STATUS)
+    auth = counted(lambda status: status in AUTH_STATUSES)
+    server = counted(lambda status: status.startswith("5"))
+    unreachable = counted(lambda status: status == NO_RESPONSE_STATUS)
+    throttled = counted(lambda status: status == THROTTLED_STATUS)
 
-    buckets, bucket_resets = increases(pods, DURATION_BUCKETS)
+    buckets = _of(pods, DURATION_BUCKETS)
     summed: dict[float, float] = {}
-    for deltas in buckets.values():
-        for labels, value in deltas.items():
-            bound = _bound(_label(labels, "le"))
-            summed[bound] = summed.get(bound, 0.0) + value
+    for _, labels, value in buckets:
+        bound = _bound(_label(labels, "le"))
+        summed[bound] = summed.get(bound, 0.0) + value
     p95 = histogram_quantile(quantile, list(summed.items()))
     observations = summed.get(math.inf, 0.0)
 
-    failures, failure_resets = increases(pods, SIGNATURE_FAILURES)
-    notes = tuple(f"counter reset on pod {pod} (restarted during the window)"
-                  for pod in dict.fromkeys(resets + bucket_resets + failure_resets))
+    failures = _of(pods, SIGNATURE_FAILURES)
+    signature_failures = sum(max(0.0, sum(v for name, _, v in failures if name == pod.pod)
+                                 - pod.self_inflicted_signature_failures) for pod in pods)
+    notes = tuple(f"counter reset on pod {pod.pod} (restarted during the window)" for pod in pods if pod.reset)
+    notes += tuple(f"{pod.self_inflicted_signature_failures} signature failure(s) on pod {pod.pod} were the "
+                   "verifier's own wrongly signed synthetic webhooks: not counted"
+                   for pod in pods if pod.self_inflicted_signature_failures)
     return Measurements(
         window_seconds=window_seconds,
         auth_errors=Measured(auth, has_responses, auth),
@@ -198,71 +228,12 @@ def measure_pods(pods: Sequence[PodScrapes], window_seconds: float, quantile: fl
                                no_response=unreachable),
         rate_limited=Measured(throttled / minutes, has_responses, throttled),
         p95_latency=Measured(None if math.isnan(p95) else p95, bool(buckets), observations),
-        webhook_signatures=Measured(_sum_where(failures, lambda _: True), bool(failures)),
+        webhook_signatures=Measured(signature_failures, bool(failures), signature_failures),
         notes=notes,
+        requests=counted(lambda _: True) if has_responses else None,
     )
 
 
-# --------------------------------------------------------------------------- verdicts
-
-def evaluate(measurements: Measurements, thresholds: Thresholds, sources: Mapping[str, str]) -> list[Verdict]:
-    """One verdict per threshold. ``sources[name]`` says where each value came from."""
-    m, t, w = measurements, thresholds, measurements.window_seconds
-    over = f"over {_num(w)}s"
-    verdicts = [
-        _verdict("auth_errors", P1, m.auth_errors, t.auth_errors_max, w, sources,
-                 lambda v, op: f"401/403 {_num(v)} {op} {_num(t.auth_errors_max)} {over}"
-                               + (" (P1: key may be revoked)" if op == ">" else "")),
-        _verdict("server_errors", P1, m.server_errors, t.server_errors_per_minute_max, w, sources,
-                 lambda v, op: f"5xx {v:.1f}/min {op} {_num(t.server_errors_per_minute_max)}/min {over}"
-                               + _count(m.server_errors)),
-        _verdict("rate_limited", P2, m.rate_limited, t.throttled_per_minute_max, w, sources,
-                 lambda v, op: f"429 {v:.1f}/min {op} {_num(t.throttled_per_minute_max)}/min {over}"
-                               + _count(m.rate_limited)),
-        _verdict("webhook_signatures", P2, m.webhook_signatures, t.webhook_signature_failures_max, w, sources,
-                 lambda v, op: f"webhook signature failures {_num(v)} {op} "
-                               f"{_num(t.webhook_signature_failures_max)} {over}"),
-    ]
-    verdicts.insert(3, _latency(m, t, sources))
-    if m.notes:
-        verdicts = [Verdict(v.name, v.severity, v.source, v.value, v.threshold, v.window_seconds, v.passed,
-                            v.detail, {**v.data, "notes": list(m.notes)}) for v in verdicts]
-    return verdicts
-
-
-def _verdict(name, severity, measured: Measured, maximum: float, window: float,
-             sources: Mapping[str, str], describe) -> Verdict:
-    value = measured.value or 0.0
-    passed = value <= maximum
-    detail = describe(value, "<=" if passed else ">")
-    if not measured.samples:
-        detail += " (no samples)"
-    data = {} if measured.count is None else {"count": measured.count}
-    if measured.no_response:
-        data["no_response"] = measured.no_response
-    return Verdict(name, severity, sources.get(name, ""), value, maximum, window, passed, detail, data)
-
-
-def _latency(m: Measurements, t: Thresholds, sources: Mapping[str, str]) -> Verdict:
-    maximum, window = t.p95_latency_seconds_max, m.window_seconds
-    value = m.p95_latency.value
-    if value is None:
-        detail = (f"p95 latency: no requests observed over {_num(window)}s"
-                  + ("" if m.p95_latency.samples else " (no samples)"))
-        return Verdict("p95_latency", P2, sources.get("p95_latency", ""), None, maximum, window, True, detail,
-                       {"observations": 0})
-    passed = value <= maximum
-    detail = f"p95 latency {value:.3g}s {'<=' if passed else '>'} {_num(maximum)}s over {_num(window)}s"
-    data = {} if m.p95_latency.count is None else {"observations": m.p95_latency.count}
-    return Verdict("p95_latency", P2, sources.get("p95_latency", ""), value, maximum, window, passed, detail, data)
-
-
-def _count(measured: Measured) -> str:
-    if measured.count is None:
-        return ""
-    unanswered = f", {_num(measured.no_response)} without response" if measured.no_response else ""
-    return f" ({_num(measured.count)} in the window{unanswered})"
-
-
-def _num(value: float) -> str:
-    return str(int(value)) if float(value).is_integer() else f"{value:.3g}"
+def measure_pods(pods: Sequence[PodScrapes], window_seconds: float, quantile: float = 0.95) -> Measurements:
+    """Measurements over the window from each pod's start and end scrape."""
+    return measure([pod_increase(pod) for pod in pods], window_seconds, quantile)

@@ -44,3 +44,23 @@ def full_sandbox():
     """Klaviyo and LaunchDarkly stand-ins: the app reads klaviyo-enabled with the LD SDK."""
     with _sandbox(["klaviyo", "launchdarkly"]) as sb:
         yield sb
+
+
+@pytest.fixture(scope="session")
+def postgres():
+    """One real PostgreSQL server for the session (Debian's package); skips, saying why, without it."""
+    from app.postgres import MISSING, PostgresServer, binaries
+    bin_dir = binaries()
+    if bin_dir is None:
+        pytest.skip(MISSING)
+    server = PostgresServer.start(bin_dir)
+    yield server
+    server.stop()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request, tmp_path):
+    """The token database through the one SQL layer: SQLite (the default) and PostgreSQL (production)."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'tokens.db'}"
+    return request.getfixturevalue("postgres").database()

@@ -9,7 +9,7 @@ import pytest
 from app.support import APP_SOURCE  # noqa: F401
 from klaviyo_sync.logs import RedactingFilter, redact
 from klaviyo_sync.metrics import Metrics
-from klaviyo_sync.sync import Identity, SyncLoop, event_body, profile_body, require_e164
+from klaviyo_sync.sync import Identity, SyncLoop, event_body, profile_body, require_e164, single
 
 NOW = datetime(2026, 11, 2, tzinfo=timezone.utc)
 
@@ -43,7 +43,7 @@ class Switch:
 
 
 def loop(target, switch, metrics=None):
-    return SyncLoop(target, switch, metrics or Metrics(), Identity.for_instance("pod-1"), 1.0, "1.0.0",
+    return SyncLoop(single(target), switch, metrics or Metrics(), Identity.for_instance("pod-1"), 1.0, "1.0.0",
                     lambda exc: (401, "401: Incorrect authentication credentials."), clock=lambda: NOW)
 
 

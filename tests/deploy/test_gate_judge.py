@@ -1,6 +1,6 @@
 """The gate decision over watch snapshots, including the ReplicaSet-before-Pod race."""
 from pipeline.deploy.gated_rollout import _GateJudge
-from pipeline.deploy.observe import Snapshot
+from pipeline.kube.informer import Snapshot
 
 HASH = "abc12"
 TEMPLATE = {"metadata": {"labels": {"app": "web"}}, "spec": {"containers": [{"name": "app", "image": "a:2"}]}}

@@ -13,6 +13,7 @@ from aiohttp import web
 
 from pipeline.config import Thresholds
 from pipeline.verify.health import check_health, judge_health
+from pipeline.verify.judge import judge
 from pipeline.verify.podproxy import PodProxy, ProxyResponse
 from pipeline.verify.pods import new_pods, new_replicaset
 from pipeline.verify.providers.pods import PodMetricsProvider
@@ -53,7 +54,7 @@ class FakePods:
 def pods(server):
     fake = FakePods()
     with server(fake.app()) as url:
-        yield fake, PodProxy(kube_api_client(url), "klaviyo-sync")
+        yield fake, PodProxy(kube_api_client(url), "klaviyo-sync", sleep=lambda seconds: None)
 
 
 class Clock:
@@ -64,33 +65,41 @@ class Clock:
         return self.now
 
 
-def test_pod_metrics_provider_two_scrapes(pods):
+def test_pod_metrics_provider_scrapes_once_per_round(pods):
     fake, proxy = pods
     fake.metrics = {"web-a": AppMetrics().respond("500", times=100), "web-b": AppMetrics()}
     clock = Clock()
-    provider = PodMetricsProvider(proxy, 8080, Thresholds(), clock=clock)
+    provider = PodMetricsProvider(proxy, 8080, clock=clock)
     window = provider.begin(["web-a", "web-b"])
+    assert len(fake.seen) == 2                                      # the baseline: one scrape per pod
     fake.metrics["web-a"].respond("500", times=8).respond("200", 0.2, times=50)
     fake.metrics["web-b"].respond("503", times=7).respond("429", times=3)
     clock.now += 60
-    verdicts = {v.name: v for v in provider.verdicts(window)}
-    assert verdicts["server_errors"].value == 15 and not verdicts["server_errors"].passed
+    provider.observe(window, ["web-a", "web-b"])
+    assert len(fake.seen) == 4
+    reading = provider.measure(window)
+    assert len(fake.seen) == 4                                      # measuring costs no request
+    assert reading.problems == ()
+    verdicts = {v.name: v for v in judge(reading.measurements, Thresholds(), reading.sources)}
+    assert verdicts["server_errors"].value == 15 and verdicts["server_errors"].status == "fail"
     assert verdicts["server_errors"].detail.startswith("5xx 15.0/min > 10/min over 60s")
     assert verdicts["server_errors"].source == "pod web-a, web-b /metrics"
     assert verdicts["rate_limited"].passed and verdicts["auth_errors"].passed
+    assert reading.measurements.requests == 68
     assert ("klaviyo-sync", "web-a:8080", "metrics") in fake.seen
 
 
-def test_pod_metrics_provider_unreachable_pod_fails(pods):
+def test_pod_metrics_provider_unreachable_pod_is_a_problem_not_a_pass(pods):
     fake, proxy = pods
     fake.metrics = {"web-a": AppMetrics()}
     clock = Clock()
-    provider = PodMetricsProvider(proxy, 8080, Thresholds(), clock=clock)
+    provider = PodMetricsProvider(proxy, 8080, clock=clock)
     window = provider.begin(["web-a", "web-gone"])
     clock.now += 30
-    [verdict] = provider.verdicts(window)
-    assert verdict.name == "metrics_unavailable" and not verdict.passed and "web-gone" in verdict.detail
-    assert "HTTP 503" in verdict.detail
+    provider.observe(window, ["web-a", "web-gone"])
+    reading = provider.measure(window)
+    [problem] = reading.problems
+    assert "web-gone" in problem and "HTTP 503" in problem and "after 3 attempts" in problem
 
 
 def health_body(status, **klaviyo):
@@ -107,28 +116,37 @@ def test_health_through_the_pod_proxy(pods):
     verdicts = check_health(proxy, ["web-a", "web-b", "web-c", "web-d", "web-x"], 8080)
     a, b, c, d, x = verdicts
     assert a.passed and a.detail == "pod web-a: healthy (Klaviyo answered in 42 ms)" and a.data["accountId"] == "AbC123"
-    assert not b.passed and b.severity == "P2" and "429: Request was throttled" in b.detail
-    assert not c.passed and c.severity == "P1" and "401: Incorrect authentication" in c.detail and c.data["http_status"] == 503
-    assert not d.passed and "not JSON" in d.detail
-    assert not x.passed and x.data["http_status"] == 503
+    assert b.status == "fail" and b.severity == "P2" and "429: Request was throttled" in b.detail
+    assert c.status == "fail" and c.severity == "P1" and "401: Incorrect authentication" in c.detail
+    assert c.data["http_status"] == 503 and c.data["attempts"] == 1           # the app's own 503: not retried
+    assert d.status == "fail" and "not JSON" in d.detail
+    assert x.status == "fail" and x.data["http_status"] == 503 and x.data["attempts"] == 3
+    assert "did not answer through the pod proxy after 3 attempts: HTTP 503: no endpoints" in x.detail
     assert a.source == "pod web-a /health"
 
 
-@pytest.mark.parametrize("response,passed,expect", [
-    (ProxyResponse(0, "", "ConnectTimeout"), False, "no answer through the pod proxy (ConnectTimeout)"),
+@pytest.mark.parametrize("response,status,expect", [
+    (ProxyResponse(0, "", "ConnectTimeout", attempts=3), "fail",
+     "did not answer through the pod proxy after 3 attempts: no answer (ConnectTimeout)"),
     (ProxyResponse(200, '{"status": "disabled", "services": {"klaviyo": {"error": "disabled by kill switch"}}}'),
-     True, "disabled by the kill switch"),
-    (ProxyResponse(200, '{"status": "weird"}'), False, "unknown health status 'weird'"),
-    (ProxyResponse(200, '["healthy"]'), False, "without a string"),
+     "inconclusive", "disabled by the kill switch; Klaviyo not probed"),
+    (ProxyResponse(503, '{"kind": "Status", "status": "Failure", "reason": "ServiceUnavailable", "message": '
+                        '"error trying to reach service: dial tcp 10.0.0.7:8080: connect: connection refused"}'),
+     "fail", "HTTP 503 ServiceUnavailable: error trying to reach service"),
+    (ProxyResponse(200, '{"status": "weird"}'), "fail", "unknown health status 'weird'"),
+    (ProxyResponse(200, '["healthy"]'), "fail", "without a string"),
 ])
-def test_judge_health_edges(response, passed, expect):
+def test_judge_health_edges(response, status, expect):
     verdict = judge_health("web-a", response)
-    assert verdict.passed is passed and expect in verdict.detail
+    assert verdict.status == status and expect in verdict.detail
 
 
-def test_disabled_can_be_made_to_fail():
+def test_disabled_passes_only_when_the_operator_accepted_it():
     body = ProxyResponse(200, '{"status": "disabled"}')
-    assert not judge_health("p", body, disabled_ok=False).passed
+    assert not judge_health("p", body).passed
+    accepted = judge_health("p", body, kill_switch_off_accepted=True)
+    assert accepted.passed and "Klaviyo was not verified" in accepted.detail
+    assert accepted.data["klaviyo_verified"] is False
 
 
 # ---------------------------------------------------------------- Prometheus
@@ -156,32 +174,39 @@ class FakePrometheus:
 
 def test_prometheus_provider_queries_and_verdicts(server):
     fake = FakePrometheus({'status=~"401|403"': 2, 'status=~"5..|error"': 3.5, 'status="429"': 6.2,
-                           "histogram_quantile": "NaN", "signature": None})
+                           "histogram_quantile": "NaN", "signature": None, "_count": 40,
+                           "sum(increase(klaviyo_api_responses_total{namespace": 60})
     clock = Clock()
     with server(fake.app()) as url:
-        provider = PrometheusProvider(url, "klaviyo-sync", Thresholds(), clock=clock)
+        provider = PrometheusProvider(url, "klaviyo-sync", clock=clock)
         window = provider.begin(["web-a", "web-b.x"])
         clock.now += 120
-        verdicts = {v.name: v for v in provider.verdicts(window)}
-    assert not verdicts["auth_errors"].passed and verdicts["auth_errors"].value == 2
+        provider.observe(window, ["web-a", "web-b.x"])
+        assert fake.queries == []                          # Prometheus scrapes; observing costs nothing
+        reading = provider.measure(window)
+    verdicts = {v.name: v for v in judge(reading.measurements, Thresholds(), reading.sources)}
+    assert verdicts["auth_errors"].status == "fail" and verdicts["auth_errors"].value == 2
     assert verdicts["server_errors"].passed and verdicts["server_errors"].value == 3.5
-    assert not verdicts["rate_limited"].passed and verdicts["rate_limited"].detail.startswith("429 6.2/min > 5/min over 120s")
-    assert verdicts["p95_latency"].passed and verdicts["p95_latency"].value is None
-    assert verdicts["webhook_signatures"].passed and "(no samples)" in verdicts["webhook_signatures"].detail
+    assert verdicts["rate_limited"].status == "fail"
+    assert verdicts["rate_limited"].detail.startswith("429 6.2/min > 5/min over 120s")
+    assert verdicts["p95_latency"].status == "inconclusive" and verdicts["p95_latency"].value is None
+    assert verdicts["webhook_signatures"].status == "inconclusive" and "(no samples)" in verdicts["webhook_signatures"].detail
+    assert reading.measurements.requests == 60 and reading.measurements.p95_latency.count == 40
     source = verdicts["rate_limited"].source
     assert source == ('sum(rate(klaviyo_api_responses_total{status="429",namespace="klaviyo-sync",'
                       'pod=~"web-a|web-b\\\\.x"}[120s])) * 60')
-    assert all(at == "1800000120.000" for _, at in fake.queries) and len(fake.queries) == 5
+    assert all(at == "1800000120.000" for _, at in fake.queries) and len(fake.queries) == 7
+    assert provider.requests == 7
 
 
-def test_prometheus_errors_make_an_unavailable_verdict(server):
+def test_prometheus_errors_are_problems_not_passes(server):
     with server(FakePrometheus({"bad": 1}).app()) as url:
-        provider = PrometheusProvider(url, "ns", Thresholds())
-        [verdict] = provider.verdicts(provider.begin(["p"]))
-    assert verdict.name == "metrics_unavailable" and "bad_data: parse error" in verdict.detail
-    provider = PrometheusProvider("http://127.0.0.1:9", "ns", Thresholds())
-    [verdict] = provider.verdicts(provider.begin(["p"]))
-    assert "unreachable" in verdict.detail
+        provider = PrometheusProvider(url, "ns")
+        reading = provider.measure(provider.begin(["p"]))
+    assert reading.measurements is None and "bad_data: parse error" in reading.problems[0]
+    provider = PrometheusProvider("http://127.0.0.1:9", "ns")
+    reading = provider.measure(provider.begin(["p"]))
+    assert reading.measurements is None and "unreachable" in reading.problems[0]
 
 
 def test_promql_text():

@@ -1,4 +1,7 @@
-"""Thresholds over two scrapes: counters, resets, absent series, histogram_quantile, verdict text."""
+"""Thresholds over two scrapes: counters, resets, absent series, histogram_quantile, verdict text.
+
+The evidence rules themselves (floors, inconclusive) are tested in tests/verify/test_judge.py;
+here the floor is 1 request, so the arithmetic decides."""
 from __future__ import annotations
 
 import math
@@ -7,7 +10,9 @@ import pytest
 
 from pipeline.config import Thresholds
 from pipeline.verify.prometheus_text import MetricsParseError, parse, series
-from pipeline.verify.thresholds import (PodScrapes, evaluate, histogram_quantile, increase, measure_pods)
+from pipeline.verify.judge import Evidence, judge
+from pipeline.verify.thresholds import PodScrapes, histogram_quantile, increase, measure_pods
+from pipeline.verify.verdict import INCONCLUSIVE
 
 from .metrics_fixtures import AppMetrics
 
@@ -18,7 +23,7 @@ def verdicts_for(pods, window=60.0, thresholds=Thresholds()):
     measured = measure_pods(pods, window)
     sources = {name: f"pod {', '.join(p.pod for p in pods)} /metrics" for name in
                ("auth_errors", "server_errors", "rate_limited", "p95_latency", "webhook_signatures")}
-    return {v.name: v for v in evaluate(measured, thresholds, sources)}
+    return {v.name: v for v in judge(measured, thresholds, sources, Evidence(min_requests=1))}
 
 
 def window(start: AppMetrics | None, act, pod="web-1"):
@@ -111,9 +116,9 @@ def test_series_absent_at_start_or_pod_new():
     assert verdicts_for([fresh])["rate_limited"].value == 6
 
 
-def test_absent_metrics_say_no_samples():
+def test_absent_metrics_say_no_samples_and_are_inconclusive():
     verdicts = verdicts_for([PodScrapes("web-1", {}, {})])
-    assert all(v.passed for v in verdicts.values())
+    assert all(v.status == INCONCLUSIVE and not v.passed for v in verdicts.values())
     assert verdicts["auth_errors"].detail.endswith("(no samples)")
     assert verdicts["webhook_signatures"].detail.endswith("(no samples)")
     assert verdicts["p95_latency"].value is None and "no samples" in verdicts["p95_latency"].detail

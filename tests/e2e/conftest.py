@@ -40,6 +40,7 @@ lock_seconds = 4
 [defaults.rollback]
 via = ["flag", "undo", "git"]
 git_repo = "{repo}"
+git_push_branch = "main"          # the scratch remote protects nothing: push the revert there
 [env.local]
 """
 

@@ -5,7 +5,7 @@ from typing import Any
 
 from kubernetes import client
 
-from pipeline.deploy.orchestrator import Deploy, DeployRequest
+from pipeline.deploy.engine import Deploy, DeployRequest
 from pipeline.deploy.result import DeployResult
 from pipeline.kube.client import api_client
 
@@ -32,15 +32,15 @@ def complete(obj: dict[str, Any]) -> bool:
             == status.get("availableReplicas") and status.get("observedGeneration") == obj["metadata"]["generation"])
 
 
-def audit_kinds(world) -> list[tuple[str, dict]]:
-    from pipeline.audit.log import entries
+def records(world):
+    """The environment's release records, in the sandbox cluster."""
+    from pipeline.records import Records
 
-    return [(e["kind"], e["data"]) for e in entries(world.audit_dir / "local.jsonl")]
+    config = world.config()
+    return Records.for_environment(config, api_client(config.kube))
 
 
-def last_run(world) -> list[tuple[str, dict]]:
-    from pipeline.audit.log import entries
-
-    items = list(entries(world.audit_dir / "local.jsonl"))
-    run = items[-1]["run"]
-    return [(e["kind"], e["data"]) for e in items if e["run"] == run]
+def last_record(world) -> dict | None:
+    """The newest release record (one per deploy or rollback)."""
+    documents = records(world).view().documents
+    return documents[-1] if documents else None

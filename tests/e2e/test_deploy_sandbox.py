@@ -2,17 +2,16 @@
 
 Tests run in file order on one sandbox: a good release first, then each bad release is
 rolled out over a known-good one and must end on it again, healthy, with the kill switch
-and Git where the policy puts them and the audit log telling the story.
+and Git where the policy puts them and the release record telling the story.
 """
 from __future__ import annotations
 
 import pytest
 
-from pipeline.audit.log import verify
 from pipeline.deploy.result import DeployOutcome
 from pipeline.exit_codes import ExitCode
 
-from .helpers import complete, deploy, deployment, image_of, last_run
+from .helpers import complete, deploy, deployment, image_of, last_record, records
 
 pytestmark = pytest.mark.slow
 GOOD = "klaviyo-sync:1.0.0"
@@ -52,10 +51,11 @@ def test_a_good_release_rolls_out_through_every_gate(world):
     assert {v["name"] for v in result.verdicts} >= {"health", "auth_errors", "server_errors", "rate_limited",
                                                      "p95_latency", "webhook_signatures"}
     assert all(v["passed"] for v in result.verdicts)
-    kinds = [k for k, _ in last_run(world)]
-    assert kinds[0] == "stage" and "deploy_started" in kinds and kinds[-1] == "deploy_finished"
-    assert last_run(world)[-1][1]["outcome"] == "deployed"
-    assert verify(world.audit_dir / "local.jsonl").ok
+    record = last_record(world)
+    assert record["kind"] == "deploy" and record["data"]["outcome"] == "deployed"
+    assert record["data"]["image"] == "klaviyo-sync:1.1.0" and record["data"]["pod_template_hash"]
+    assert [s["name"] for s in record["data"]["result"]["stages"]] == names
+    assert records(world).verify().ok
 
 
 @pytest.mark.parametrize("image, kind, mechanisms, stage", [
@@ -82,10 +82,8 @@ def test_a_bad_release_is_caught_at_the_first_gate_and_rolled_back(world, image,
     remote_head = world.repo.commit("origin/main")
     assert remote_head.message.startswith("Revert") and f"This reverts commit {result.commit}." in remote_head.message
     assert f"Reason: automatic: {kind} at" in remote_head.message
-    story = [k for k, _ in last_run(world)]
-    assert story.index("deploy_started") < story.index("rollback_started") < story.index("deploy_finished")
-    actions = [d["mechanism"] for k, d in last_run(world) if k == "rollback_action"]
-    assert actions[:len(mechanisms)] == mechanisms
-    assert last_run(world)[-1][1]["outcome"] == "rolled_back"
-    assert verify(world.audit_dir / "local.jsonl").ok
+    record = last_record(world)
+    assert record["data"]["outcome"] == "rolled_back" and record["data"]["image"] == image
+    assert record["data"]["rollback"][:len(mechanisms)] == mechanisms
+    assert records(world).verify().ok
     world.repo.remote("origin").pull("main")      # the next release builds on the revert

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
-from pipeline.audit import entries
 from pipeline.cli.rollback import Request, UsageError, main, parse
+from pipeline.records import MemoryDriver, Records, deploy_record
 from pipeline.exit_codes import ExitCode
 
 REPO = Path(__file__).resolve().parents[2]
@@ -30,6 +30,16 @@ events_url = "{flags_url}"
 observe_timeout_seconds = 1
 [env.test.rollback]
 via = ["git"]
+git_push_branch = "main"
+[env.both]
+[env.both.flags]
+api_url = "{flags_url}"
+stream_url = "{flags_url}"
+events_url = "{flags_url}"
+observe_timeout_seconds = 1
+[env.both.rollback]
+via = ["git", "flag"]
+git_push_branch = "main"
 """)
     return path
 
@@ -45,11 +55,16 @@ def setup(remote, tmp_path, monkeypatch):
     return sha, str(config), environ
 
 
-def invoke_main(request: Request, environ, isatty=False, answer="n"):
+def invoke_main(request: Request, environ, isatty=False, answer="n", records=None):
     out, err = io.StringIO(), io.StringIO()
     code = main(request, environ, Console(file=out, width=200), Console(file=err, width=200), isatty,
-                ask=lambda prompt: answer)
+                ask=lambda prompt: answer, records=records)
     return code, out.getvalue(), err.getvalue()
+
+
+def memory_records() -> Records:
+    """The release records on the memory driver (these tests have no cluster)."""
+    return Records(MemoryDriver(), "klaviyo-sync", "test", actor={"name": "ada"})
 
 
 @pytest.mark.parametrize("kwargs, message", [
@@ -74,11 +89,12 @@ def test_unknown_environment_is_usage(setup):
 def test_dry_run_changes_nothing(setup, remote, tmp_path):
     sha, config, environ = setup
     before = remote.remote_head()
-    code, out, _ = invoke_main(parse("test", commit=sha, dry_run=True, config=config), environ)
+    records = memory_records()
+    code, out, _ = invoke_main(parse("test", commit=sha, dry_run=True, config=config), environ, records=records)
     assert code == ExitCode.OK
     assert "would push a commit reverting" in out and "dry run" in out
     assert remote.remote_head() == before and remote.work.head.commit.hexsha == sha
-    assert not (tmp_path / "audit").exists()
+    assert records.view().documents == []
 
 
 @pytest.mark.parametrize("environ_extra, isatty, why", [
@@ -104,43 +120,49 @@ def test_asks_on_a_terminal(setup, remote):
     assert remote.remote_file("app/version.txt") == "1.0.0"
 
 
-def test_yes_reverts_prints_json_and_records_the_audit_log(setup, remote, tmp_path):
+def test_yes_reverts_prints_json_and_records_the_rollback(setup, remote, tmp_path):
     sha, config, environ = setup
+    records = memory_records()
     code, out, err = invoke_main(parse("test", commit=sha, yes=True, json=True, reason="5xx storm",
-                                       config=config), environ)
+                                       config=config), environ, records=records)
     assert code == ExitCode.OK
     document = json.loads(out)
     assert document["ok"] and document["done"] == ["git"] and document["remaining"] == []
     assert document["results"][0]["outcome"] == "done"
     assert document["plans"][0]["mechanism"] == "git"
     assert "Rollback plan" in err                          # narration on stderr with --json
-    logged = list(entries(tmp_path / "audit" / "test.jsonl"))
-    assert [e["kind"] for e in logged] == ["rollback_started", "rollback_action", "rollback_finished"]
-    assert document["audit_head"] == logged[-1]["hash"] and document["exit_code"] == 0
+    [record] = records.view().documents                     # one record per invocation
+    assert record["kind"] == "rollback" and record["data"]["via"] == ["git"] and record["data"]["outcome"] == "done"
+    assert document["audit_head"] == record["hash"] and document["exit_code"] == 0
     assert "Reason: 5xx storm" in remote.work.git.log("-1", "--format=%B", "origin/main")
 
 
-def test_commit_defaults_to_the_last_deployed_one_in_the_audit_log(setup, remote, tmp_path):
-    from pipeline.audit import AuditLog
-
+def test_commit_defaults_to_the_last_deployed_one_in_the_release_records(setup, remote, tmp_path):
     sha, config, environ = setup
-    log = AuditLog(tmp_path / "audit" / "test.jsonl", "test", "klaviyo-sync")
-    log.append("deploy_started", {"image": "app:2", "commit": sha})
-    log.append("deploy_finished", {"outcome": "deployed"})
-    code, out, _ = invoke_main(parse("test", yes=True, config=config), environ)
+    records = memory_records()
+    records.append("deploy", deploy_record({"image": "app:2", "commit": sha, "outcome": "deployed"}))
+    code, out, _ = invoke_main(parse("test", yes=True, config=config), environ, records=records)
     assert code == ExitCode.OK, out
     assert remote.remote_file("app/version.txt") == "1.0.0"
 
 
 def test_partial_failure_is_rollback_failed_naming_what_remains(setup, remote):
     sha, config, environ = setup
-    code, out, _ = invoke_main(parse("test", via="git,flag", commit=sha, yes=True, json=True,
+    code, out, _ = invoke_main(parse("both", via="git,flag", commit=sha, yes=True, json=True,
                                      config=config), environ)
     document = json.loads(out)
     assert code == ExitCode.ROLLBACK_FAILED
     assert [r["mechanism"] for r in document["results"]] == ["flag", "git"]     # flag first
     assert document["summary"] == "rollback incomplete: done: git; remains: flag"
     assert "api-secret-token" not in out
+
+
+def test_via_is_limited_to_what_the_environment_allows(setup):
+    """`local` does not push git reverts; typing --via git must not push one anyway."""
+    sha, config, environ = setup
+    code, _, err = invoke_main(parse("test", via="flag", yes=True, config=config), environ)
+    assert code == ExitCode.USAGE
+    assert "--via flag: not allowed in this environment; its rollback.via allows: git" in err
 
 
 def test_exit_codes_through_invoke(setup):
@@ -205,5 +227,5 @@ def test_options_for_mechanisms_that_will_not_run_are_usage_errors(setup):
     sha, config, environ = setup                       # the config's rollback.via is ["git"]
     code, _, err = invoke_main(parse("test", to_revision="2", yes=True, config=config), environ)
     assert code == ExitCode.USAGE and "--to-revision applies to rollout undo" in err
-    code, _, err = invoke_main(parse("test", via="undo", commit=sha, yes=True, config=config), environ)
+    code, _, err = invoke_main(parse("both", via="flag", commit=sha, yes=True, config=config), environ)
     assert code == ExitCode.USAGE and "--commit applies to git revert" in err

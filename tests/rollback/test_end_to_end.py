@@ -61,6 +61,13 @@ via = ["undo", "flag"]
     assert [r["outcome"] for r in document["results"]] == ["done", "done"]
     assert document["results"][1]["data"]["to_image"] == "sim-sync:1.0"
     assert kube.read("e2e")["spec"]["template"]["spec"]["containers"][0]["image"] == "sim-sync:1.0"
-    everything = out.getvalue() + err.getvalue() + (tmp_path / "audit" / "test.jsonl").read_text()
+    from pipeline.records import Records
+    from pipeline.records.cluster import ConfigMapDriver
+
+    records = Records(ConfigMapDriver(kclient.ApiClient(kclient.Configuration(host=sandbox.urls["kube"])), "default"),
+                      "klaviyo-sync", "test")
+    [record] = records.view().documents                      # the rollback's record, in the cluster
+    assert record["kind"] == "rollback" and document["audit_head"] == record["hash"]
+    everything = out.getvalue() + err.getvalue() + json.dumps(record)
     for secret in (sandbox.credentials.launchdarkly_api_token, sandbox.credentials.launchdarkly_sdk_key):
         assert secret not in everything

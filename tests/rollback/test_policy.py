@@ -6,7 +6,14 @@ from pipeline.rollback.policy import PolicyError
 
 
 def test_on_demand_puts_the_flag_first_and_dedupes():
-    assert policy.on_demand(["git", "undo", "flag", "undo"], ("flag",)).mechanisms == ("flag", "git", "undo")
+    assert policy.on_demand(["git", "undo", "flag", "undo"], ("flag", "undo", "git")).mechanisms == (
+        "flag", "git", "undo")
+
+
+def test_on_demand_refuses_a_mechanism_the_environment_does_not_allow():
+    with pytest.raises(policy.PolicyError, match="--via git: not allowed in this environment; its rollback.via "
+                                                 "allows: flag, undo"):
+        policy.on_demand(["undo", "git"], ("flag", "undo"))
 
 
 def test_on_demand_defaults_to_the_configured_order():

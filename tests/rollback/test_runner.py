@@ -45,3 +45,18 @@ def test_dry_run_summary():
     run = runner.run([Fake("undo", Outcome.DRY_RUN, [])], "x", dry_run=True)
     assert run.ok and "nothing changed" in run.summary()
     assert runner.summarise([]) == "rollback: nothing was asked"
+
+
+def test_a_refused_or_pending_git_revert_does_not_fail_a_completed_flag_and_undo():
+    from pipeline.cli.rollback import exit_code
+    from pipeline.rollback.result import Outcome, RollbackResult
+    from pipeline.rollback.runner import RollbackRun
+
+    def run(*outcomes):
+        return RollbackRun(tuple(RollbackResult(m, o, "x", 0.1) for m, o in outcomes), "r")
+
+    assert exit_code(run(("flag", Outcome.DONE), ("undo", Outcome.DONE), ("git", Outcome.FAILED))) == 0
+    assert exit_code(run(("undo", Outcome.DONE), ("git", Outcome.PENDING_APPROVAL))) == 0
+    assert exit_code(run(("git", Outcome.FAILED),)) == 6
+    assert exit_code(run(("flag", Outcome.DONE), ("undo", Outcome.FAILED), ("git", Outcome.DONE))) == 6
+    assert "remains: git" in run(("undo", Outcome.DONE), ("git", Outcome.FAILED)).summary()

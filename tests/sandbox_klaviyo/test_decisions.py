@@ -81,7 +81,9 @@ def test_throttled_requests_are_not_counted():
 def test_default_tiers():
     limiter = Limiter()
     assert (limiter.tier("XS"), limiter.tier("M"), limiter.tier("L"), limiter.tier("XL")) == (
-        Tier(1, 15), Tier(10, 150), Tier(75, 700), Tier(350, 3500))
+        Tier(1, 15), Tier(10, 150), Tier(75, 750), Tier(350, 3500))
+    # Klaviyo's spec: L was 700/min until revision 2026-01-15
+    assert (limiter.tier("L", "2025-10-15"), limiter.tier("L", "2026-01-15")) == (Tier(75, 700), Tier(75, 750))
 
 
 def test_auth_outcomes():

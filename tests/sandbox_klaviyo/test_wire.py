@@ -166,7 +166,7 @@ def test_burst_window_in_real_time(klaviyo, headers):
 
 
 def test_tier_override_and_separate_tiers(klaviyo, headers, clock):
-    scenario(klaviyo, {"rate_limits": {"M": {"burst": 2}}})
+    scenario(klaviyo, {"rate_limits": {"L": {"burst": 2}}})
     statuses = [httpx.get(klaviyo + "/api/profiles/", headers=headers).status_code for _ in range(3)]
     assert statuses == [200, 200, 429]
     assert httpx.get(klaviyo + "/api/accounts/", headers=headers).status_code == 200  # XS counts apart

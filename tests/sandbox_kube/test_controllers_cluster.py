@@ -73,7 +73,10 @@ def test_rolling_update_keeps_bounds_and_change_cause_travels(run_cluster):
         assert rss[1]["metadata"]["annotations"]["kubernetes.io/change-cause"] == "image nginx:2"
         assert "kubernetes.io/change-cause" not in rss[0]["metadata"]["annotations"]
         assert h.deploy()["metadata"]["annotations"][REVISION] == "2"
-        assert all(p["spec"]["containers"][0]["image"] == "nginx:2" for p in h.cluster.list(PODS, "default"))
+        old_pods = [p for p in h.cluster.list(PODS, "default") if p["spec"]["containers"][0]["image"] != "nginx:2"]
+        assert all(p["metadata"].get("deletionTimestamp") for p in old_pods)   # complete: the rest terminate
+        await h.wait_for(lambda: all(p["spec"]["containers"][0]["image"] == "nginx:2"
+                                     for p in h.cluster.list(PODS, "default")))
     run_cluster(scenario)
 
 

@@ -59,10 +59,15 @@ def test_patch_merge_patch_and_apply(apps: k8s.AppsV1Api) -> None:
         "web", "default", {"metadata": {"labels": {"app": None, "team": "sync"}}},
         _content_type="application/merge-patch+json")
     assert merged.metadata.labels == {"team": "sync"}
-    applied = apps.patch_namespaced_deployment(
-        "web", "default", {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web"},
-                           "spec": {"replicas": 3}},
-        field_manager="pipeline", _content_type="application/apply-patch+yaml")
+    config = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web"}, "spec": {"replicas": 3}}
+    with pytest.raises(ApiException) as refused:   # the creator ("OpenAPI-Generator") owns spec.replicas
+        apps.patch_namespaced_deployment("web", "default", config, field_manager="pipeline",
+                                         _content_type="application/apply-patch+yaml")
+    assert refused.value.status == 409
+    assert json.loads(refused.value.body)["message"] == ('Apply failed with 1 conflict: conflict with '
+                                                         '"OpenAPI-Generator" using apps/v1: .spec.replicas')
+    applied = apps.patch_namespaced_deployment("web", "default", config, field_manager="pipeline", force=True,
+                                               _content_type="application/apply-patch+yaml")
     assert applied.spec.replicas == 3
     created = apps.patch_namespaced_deployment(
         "fresh", "default", deployment("fresh"), field_manager="pipeline", force=True,

@@ -6,6 +6,7 @@ write: status, conditions, ReplicaSet revisions and change-causes).
 from __future__ import annotations
 
 import json
+import time
 
 import httpx
 import pytest
@@ -41,6 +42,22 @@ def images(kube: Kube, behaviours: dict) -> None:
     assert response.status_code == 200, response.text
 
 
+def live_pods(kube: Kube) -> list[dict]:
+    """Pods not being deleted (deleted pods stay Terminating a moment, as on a real cluster)."""
+    pods = kube.sandbox.call(lambda: kube.cluster.list(PODS, "default"))
+    return [p for p in pods if not p["metadata"].get("deletionTimestamp")]
+
+
+def settled_pods(kube: Kube, count: int) -> list[dict]:
+    """The pods once every deleted one has gone."""
+    deadline = time.monotonic() + 20
+    while True:
+        pods = kube.sandbox.call(lambda: kube.cluster.list(PODS, "default"))
+        if len(pods) == count or time.monotonic() > deadline:
+            return pods
+        time.sleep(0.05)
+
+
 def replicasets(kube: Kube) -> dict[str, dict]:
     items = kube.sandbox.call(lambda: kube.cluster.list(REPLICASETS, "default"))
     return {rs["metadata"]["annotations"]["deployment.kubernetes.io/revision"]: rs for rs in items}
@@ -55,7 +72,9 @@ def test_set_image_then_rollout_status_succeeds(kube_with_controllers: Kube) -> 
     assert done.stdout.splitlines()[-1] == 'deployment "web" successfully rolled out'
     rss = replicasets(kube)
     assert {k: v["spec"]["replicas"] for k, v in rss.items()} == {"1": 0, "2": 10}
-    pods = kube.sandbox.call(lambda: kube.cluster.list(PODS, "default"))
+    pods = live_pods(kube)
+    assert len(pods) == 10 and {p["spec"]["containers"][0]["image"] for p in pods} == {"nginx:1.26"}
+    pods = settled_pods(kube, 10)
     assert len(pods) == 10 and {p["spec"]["containers"][0]["image"] for p in pods} == {"nginx:1.26"}
     again = kube.kubectl("set", "image", "deploy/web", "web=nginx:1.26")
     assert again.stdout == ""   # same image: no PATCH, nothing printed
@@ -153,4 +172,5 @@ def test_scale(kube_with_controllers: Kube) -> None:
     assert replicasets(kube)["1"]["metadata"]["annotations"]["deployment.kubernetes.io/desired-replicas"] == "5"
     kube.kubectl("scale", "deploy/web", "--replicas=1")
     status(kube)
-    assert len(kube.sandbox.call(lambda: kube.cluster.list(PODS, "default"))) == 1
+    assert len(live_pods(kube)) == 1
+    assert len(settled_pods(kube, 1)) == 1

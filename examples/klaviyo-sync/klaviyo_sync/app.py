@@ -1,10 +1,11 @@
 """Wiring and process lifecycle.
 
 Start order: parse the version (a ``-crash`` tag exits here, code 3), load the config (a
-bad variable exits with code 2, naming it), serve HTTP at once (``/live`` answers, ``/ready``
-is 503), build the Klaviyo and LaunchDarkly SDK clients, mark ready (unless the
-``-never-ready`` fault), start the sync loop. SIGTERM/SIGINT: stop the loop, close the
-clients, exit 0.
+bad variable exits with code 2, naming it), in OAuth mode open the token database and keyring
+(re-encrypting tokens under the current key; a bad keyring or database exits 2), serve HTTP at
+once (``/live`` answers, ``/ready`` is 503), build the Klaviyo and LaunchDarkly SDK clients,
+mark ready (unless the ``-never-ready`` fault), start the sync loop. SIGTERM/SIGINT: stop the
+loop, close the clients, exit 0.
 """
 from __future__ import annotations
 
@@ -18,15 +19,23 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Mapping
 
+from sqlalchemy.exc import SQLAlchemyError
+
 from klaviyo_sync import faults, health
-from klaviyo_sync.config import AppConfig, ConfigError, load_config
-from klaviyo_sync.health import Evidence, HealthProbe
+from klaviyo_sync.config import AppConfig, ConfigError, OAuthSettings, load_config
+from klaviyo_sync.crypto import Keyring, KeyringError
+from klaviyo_sync.db import DatabaseUrlError, engine_for
+from klaviyo_sync.health import Evidence, HealthProbe, KlaviyoHealth
+from klaviyo_sync.install_pages import InstallPages
+from klaviyo_sync.installs import Installs
 from klaviyo_sync.killswitch import KillSwitch, build_kill_switch
 from klaviyo_sync.klaviyo_client import KlaviyoClient, build_client, describe_error
 from klaviyo_sync.logs import setup_logging
 from klaviyo_sync.metrics import Metrics
-from klaviyo_sync.server import Response, make_server
-from klaviyo_sync.sync import Identity, SyncLoop
+from klaviyo_sync.oauth import OAuthClient
+from klaviyo_sync.server import Request, Response, make_server
+from klaviyo_sync.store import InstallationStore
+from klaviyo_sync.sync import Identity, SyncLoop, Targets, single
 from klaviyo_sync.webhooks import Result, WebhookReceiver
 
 log = logging.getLogger("klaviyo_sync")
@@ -40,15 +49,17 @@ class Service:
     release: faults.Release
     metrics: Metrics
     webhooks: WebhookReceiver
-    client: KlaviyoClient | None = None
+    installs: Installs | None = None     # OAuth mode
+    pages: InstallPages | None = None
+    client: KlaviyoClient | None = None  # private-key mode
     kill_switch: KillSwitch | None = None
     probe: HealthProbe | None = None
     evidence: Evidence = field(default_factory=Evidence)
     ready_flag: threading.Event = field(default_factory=threading.Event)
 
-    def attach(self, client: KlaviyoClient, kill_switch: KillSwitch) -> None:
+    def attach(self, client: KlaviyoClient | None, kill_switch: KillSwitch) -> None:
         self.client, self.kill_switch = client, kill_switch
-        self.probe = HealthProbe(client.account_id, describe_error, self.config.health_cache_seconds,
+        self.probe = HealthProbe(self._probe_account, describe_error, self.config.health_cache_seconds,
                                  self.evidence)
         if faults.blocks_readiness(self.release.fault):
             log.warning("fault %s: /ready stays 503 (sandbox staging behaviour)", self.release.fault.value)
@@ -64,9 +75,21 @@ class Service:
         return Response.json(503, {"ready": False, "reason": self._not_ready_reason()})
 
     def _not_ready_reason(self) -> str:
-        if self.client is None:
+        if self.kill_switch is None:
             return "starting: SDK clients not built yet"
         return "fault never-ready (sandbox staging behaviour)"
+
+    def targets(self) -> Targets:
+        if self.installs is not None:
+            return self.installs.clients
+        assert self.client is not None
+        return single(self.client)
+
+    def _probe_account(self) -> str:
+        if self.installs is None:
+            assert self.client is not None
+            return self.client.account_id()
+        return self.installs.clients()[0][1].account_id()
 
     def health(self) -> Response:
         now = datetime.now(timezone.utc)
@@ -75,10 +98,21 @@ class Service:
                                        "timestamp": now.isoformat().replace("+00:00", "Z")})
         enabled = self.kill_switch.enabled()
         self.metrics.kill_switch_enabled.set(1 if enabled else 0)
-        klaviyo = self.probe.check() if enabled else health.disabled()
-        body = health.response_body(klaviyo, self.config.version, now)
+        klaviyo, tokens = self._klaviyo_health() if enabled else (health.disabled(), None)
+        body = health.response_body(klaviyo, self.config.version, now, tokens)
         body["killSwitch"] = {"klaviyoEnabled": enabled, "source": self.kill_switch.source()}
         return Response.json(health.http_status_for(klaviyo.status), body)
+
+    def _klaviyo_health(self) -> tuple[KlaviyoHealth, dict[str, object] | None]:
+        assert self.probe is not None
+        if self.installs is None:
+            return self.probe.check(), None
+        tokens = self.installs.token_health()
+        if tokens.problems:
+            return health.token_trouble(tokens.problems), tokens.as_json()
+        if not self.installs.clients():
+            return health.nothing_installed(), tokens.as_json()
+        return self.probe.check(), tokens.as_json()
 
     def metrics_text(self) -> Response:
         if self.kill_switch is not None:
@@ -103,6 +137,9 @@ class Service:
         self.metrics.webhook_requests.labels(result=Result.MALFORMED.value).inc()
         return Response.json(status, {"result": Result.MALFORMED.value, "error": reason})
 
+    def page(self, request: Request) -> Response | None:
+        return self.pages.handle(request) if self.pages is not None else None
+
 
 class _Routes:
     """Adapts :class:`Service` to ``server.Routes`` (``metrics`` is a route name there)."""
@@ -111,13 +148,29 @@ class _Routes:
         self.live, self.ready, self.health = service.live, service.ready, service.health
         self.metrics = service.metrics_text
         self.webhook, self.webhook_rejected = service.webhook, service.webhook_rejected
+        self.page = service.page
 
 
 def build_service(config: AppConfig, release: faults.Release) -> Service:
     metrics = Metrics()
     metrics.app_info.labels(version=config.version).set(1)
     secret = faults.webhook_secret(release.fault, config.webhook_secret.reveal())
-    return Service(config, release, metrics, WebhookReceiver(secret, config.webhook_max_age_seconds))
+    service = Service(config, release, metrics, WebhookReceiver(secret, config.webhook_max_age_seconds))
+    if config.oauth is not None:
+        service.installs = build_installs(config, config.oauth, release.fault, metrics)
+        service.pages = InstallPages(service.installs, config.oauth.public_url.startswith("https://"),
+                                     config.oauth.session_seconds)
+    return service
+
+
+def build_installs(config: AppConfig, settings: OAuthSettings, fault: faults.Fault, metrics: Metrics) -> Installs:
+    """The token database (tokens re-encrypted under the current key) and the OAuth client."""
+    store = InstallationStore(engine_for(settings.database_url.reveal()), Keyring.parse(settings.token_keys.reveal()))
+    rotated = store.rotate()
+    if rotated:
+        log.info("re-encrypted %d stored token(s) under key %s", rotated, store.keyring.current)
+    return Installs(settings, store, OAuthClient(settings, config.request_timeout_seconds),
+                    lambda tokens: build_client(config, fault, metrics, tokens))
 
 
 def main(environ: Mapping[str, str] | None = None) -> int:
@@ -138,7 +191,14 @@ def main(environ: Mapping[str, str] | None = None) -> int:
 
 
 def run(config: AppConfig, release: faults.Release, instance: str) -> int:
-    service = build_service(config, release)
+    try:
+        service = build_service(config, release)
+    except (KeyringError, DatabaseUrlError) as exc:
+        log.error("configuration error: %s", exc)
+        return EXIT_CONFIG
+    except SQLAlchemyError as exc:
+        log.error("configuration error: DATABASE_URL: cannot open the token database (%s)", type(exc).__name__)
+        return EXIT_CONFIG
     try:
         server = make_server(config.host, config.port, _Routes(service))
     except OSError as exc:
@@ -150,15 +210,15 @@ def run(config: AppConfig, release: faults.Release, instance: str) -> int:
     threading.Thread(target=server.serve_forever, name="http", daemon=True).start()
     log.info("klaviyo-sync %s listening on %s:%d (fault: %s)", config.version, config.host,
              config.port, release.fault.value)
-    client = build_client(config, release.fault, service.metrics)
+    client = build_client(config, release.fault, service.metrics) if config.oauth is None else None
     kill_switch = build_kill_switch(config.launchdarkly)
     service.attach(client, kill_switch)
-    loop = SyncLoop(client, kill_switch, service.metrics, Identity.for_instance(instance),
+    loop = SyncLoop(service.targets(), kill_switch, service.metrics, Identity.for_instance(instance),
                     config.sync_interval_seconds, config.version, describe_error, service.evidence)
     worker = threading.Thread(target=loop.run, name="sync", daemon=True)
     worker.start()
-    log.info("ready: Klaviyo %s, kill switch from %s", config.klaviyo_base_url or "default host",
-             kill_switch.source())
+    log.info("ready: Klaviyo %s (%s), kill switch from %s", config.klaviyo_base_url or "default host",
+             config.auth_mode, kill_switch.source())
     stop.wait()
     log.info("shutting down")
     service.ready_flag.clear()

@@ -8,8 +8,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Mapping
+from urllib.parse import urlsplit
 
 DEFAULT_KLAVIYO_HOST = "https://a.klaviyo.com"
+DEFAULT_AUTHORIZE_URL = "https://www.klaviyo.com/oauth/authorize"
+DEFAULT_DATABASE_URL = "sqlite:///klaviyo-sync.db"
+PRIVATE_KEY_MODE, OAUTH_MODE = "private-key", "oauth"
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
 MASK = "***"
 
 
@@ -47,8 +52,27 @@ class LaunchDarklySettings:
 
 
 @dataclass(frozen=True)
+class OAuthSettings:
+    """``KLAVIYO_AUTH=oauth``: installs through Klaviyo OAuth, many accounts, tokens in a database."""
+    client_id: str
+    client_secret: Secret
+    public_url: str                      # APP_PUBLIC_URL: where merchants reach the app
+    authorize_url: str
+    token_url: str
+    revoke_url: str
+    database_url: Secret                 # may carry a password
+    token_keys: Secret                   # KLAVIYO_TOKEN_KEYS (crypto.Keyring)
+    refresh_margin_seconds: float = 300.0
+    session_seconds: float = 3600.0
+
+    @property
+    def redirect_uri(self) -> str:
+        return self.public_url + "/oauth/callback"
+
+
+@dataclass(frozen=True)
 class AppConfig:
-    private_key: Secret
+    private_key: Secret | None           # None in OAuth mode
     webhook_secret: Secret
     version: str = "dev"
     host: str = "0.0.0.0"
@@ -60,13 +84,19 @@ class AppConfig:
     health_cache_seconds: float = 10.0
     webhook_max_age_seconds: float = 300.0
     launchdarkly: LaunchDarklySettings = field(default_factory=lambda: LaunchDarklySettings(None))
+    oauth: OAuthSettings | None = None   # set in OAuth mode
+
+    @property
+    def auth_mode(self) -> str:
+        return OAUTH_MODE if self.oauth is not None else PRIVATE_KEY_MODE
 
     def secrets(self) -> list[str]:
         """Every secret value, for log redaction."""
-        values = [self.private_key.reveal(), self.webhook_secret.reveal()]
-        if self.launchdarkly.sdk_key is not None:
-            values.append(self.launchdarkly.sdk_key.reveal())
-        return [v for v in values if v]
+        held = [self.private_key, self.webhook_secret, self.launchdarkly.sdk_key]
+        if self.oauth is not None:
+            held += [self.oauth.client_secret, self.oauth.token_keys, self.oauth.database_url]
+            held += [Secret("key", part.partition(":")[2]) for part in self.oauth.token_keys.reveal().split(",")]
+        return [s.reveal() for s in held if s is not None and s.reveal()]
 
 
 def load_config(environ: Mapping[str, str]) -> AppConfig:
@@ -81,8 +111,13 @@ def load_config(environ: Mapping[str, str]) -> AppConfig:
         start_wait_seconds=_number(environ, "LAUNCHDARKLY_START_WAIT_SECONDS", 5.0, minimum=0.0),
     )
     base_url = _url(environ, "KLAVIYO_BASE_URL", "")
+    mode = environ.get("KLAVIYO_AUTH", "").strip() or PRIVATE_KEY_MODE
+    if mode not in (PRIVATE_KEY_MODE, OAUTH_MODE):
+        raise ConfigError(f"KLAVIYO_AUTH={mode!r} is invalid: expected {PRIVATE_KEY_MODE} or {OAUTH_MODE}")
+    oauth = _oauth(environ, base_url or DEFAULT_KLAVIYO_HOST) if mode == OAUTH_MODE else None
     return AppConfig(
-        private_key=_required_secret(environ, "KLAVIYO_PRIVATE_KEY"),
+        private_key=_required_secret(environ, "KLAVIYO_PRIVATE_KEY") if oauth is None else None,
+        oauth=oauth,
         webhook_secret=_required_secret(environ, "KLAVIYO_WEBHOOK_SIGNING_SECRET"),
         version=environ.get("APP_VERSION", "").strip() or "dev",
         host=environ.get("HOST", "").strip() or "0.0.0.0",
@@ -95,6 +130,41 @@ def load_config(environ: Mapping[str, str]) -> AppConfig:
         webhook_max_age_seconds=_number(environ, "WEBHOOK_MAX_AGE_SECONDS", 300.0, minimum=1.0),
         launchdarkly=launchdarkly,
     )
+
+
+def _oauth(environ: Mapping[str, str], klaviyo: str) -> OAuthSettings:
+    """OAuth mode's settings; token and revoke live on the API host, authorize on www (or the stand-in)."""
+    client_id = environ.get("KLAVIYO_OAUTH_CLIENT_ID", "").strip()
+    if not client_id:
+        raise ConfigError("KLAVIYO_OAUTH_CLIENT_ID is not set: it is required with KLAVIYO_AUTH=oauth "
+                          "(the client id of your app in Klaviyo)")
+    public_url = _public_url(environ)
+    default_authorize = DEFAULT_AUTHORIZE_URL if klaviyo == DEFAULT_KLAVIYO_HOST else klaviyo + "/oauth/authorize"
+    return OAuthSettings(
+        client_id=client_id,
+        client_secret=_required_secret(environ, "KLAVIYO_OAUTH_CLIENT_SECRET"),
+        public_url=public_url,
+        authorize_url=_url(environ, "KLAVIYO_OAUTH_AUTHORIZE_URL", default_authorize),
+        token_url=klaviyo + "/oauth/token",
+        revoke_url=klaviyo + "/oauth/revoke",
+        database_url=Secret("DATABASE_URL", environ.get("DATABASE_URL", "").strip() or DEFAULT_DATABASE_URL),
+        token_keys=_required_secret(environ, "KLAVIYO_TOKEN_KEYS"),
+        refresh_margin_seconds=_number(environ, "TOKEN_REFRESH_MARGIN_SECONDS", 300.0, minimum=0.0),
+        session_seconds=_number(environ, "SESSION_SECONDS", 3600.0, minimum=1.0),
+    )
+
+
+def _public_url(environ: Mapping[str, str]) -> str:
+    """APP_PUBLIC_URL: https, except on loopback (local runs) where http is accepted."""
+    raw = _url(environ, "APP_PUBLIC_URL", "")
+    if not raw:
+        raise ConfigError("APP_PUBLIC_URL is not set: it is required with KLAVIYO_AUTH=oauth (the https "
+                          "address merchants reach, e.g. https://sync.example.com; the redirect URI is "
+                          "<APP_PUBLIC_URL>/oauth/callback)")
+    if raw.startswith("http://") and urlsplit(raw).hostname not in LOOPBACK:
+        raise ConfigError(f"APP_PUBLIC_URL={raw!r} is invalid: OAuth redirects and sessions need https:// "
+                          "(http:// is accepted only for 127.0.0.1 or localhost)")
+    return raw
 
 
 def _required_secret(environ: Mapping[str, str], name: str) -> Secret:

@@ -89,13 +89,32 @@ def http_status_for(status: str) -> int:
     return 200 if status in (HEALTHY, DISABLED) else 503
 
 
-def response_body(klaviyo: KlaviyoHealth, version: str, now: datetime) -> dict[str, Any]:
+def response_body(klaviyo: KlaviyoHealth, version: str, now: datetime,
+                  tokens: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The /health JSON; in OAuth mode ``services.klaviyo.tokens`` says how the installations' tokens are."""
+    service = klaviyo.as_json()
+    if tokens is not None:
+        service["tokens"] = tokens
     return {
         "status": klaviyo.status,
-        "services": {"klaviyo": klaviyo.as_json()},
+        "services": {"klaviyo": service},
         "version": version,
         "timestamp": now.isoformat().replace("+00:00", "Z"),
     }
+
+
+TOKENS = "tokens"
+NOTHING_INSTALLED = "none"
+
+
+def token_trouble(problems: tuple[str, ...]) -> KlaviyoHealth:
+    """Installed accounts whose access tokens expired and could not be refreshed: the app cannot sync them."""
+    return KlaviyoHealth(DOWN, 0, error="OAuth token trouble: " + "; ".join(problems), checked_by=TOKENS)
+
+
+def nothing_installed() -> KlaviyoHealth:
+    """OAuth mode before any merchant installed the app: no token to probe Klaviyo with, nothing failing."""
+    return KlaviyoHealth(HEALTHY, 0, checked_by=NOTHING_INSTALLED)
 
 
 Probe = Callable[[], str]                        # returns the account id or raises

@@ -1,5 +1,9 @@
 """The background sync: every interval, upsert a profile and send an event to Klaviyo.
 
+With a private key there is one account; in OAuth mode every installed account with sync
+enabled gets the same two calls with its own access token. An installation that ends during a
+cycle (revoked at Klaviyo) is dropped without counting as a failure.
+
 Payloads follow the checklist: profiles are upserted (``profile-import``, never create),
 phone numbers are validated E.164, and each event carries a ``unique_id`` so a retried
 send is deduplicated by Klaviyo. When the kill switch is off the loop makes no Klaviyo
@@ -19,6 +23,7 @@ from typing import Any, Callable, Protocol
 from klaviyo_sync.health import Evidence, Observation
 from klaviyo_sync.killswitch import KillSwitch
 from klaviyo_sync.metrics import Metrics
+from klaviyo_sync.tokens import InstallationEnded
 
 log = logging.getLogger(__name__)
 E164 = re.compile(r"^\+[1-9]\d{1,14}$")
@@ -29,6 +34,14 @@ class SyncTarget(Protocol):
     def upsert_profile(self, profile: dict[str, Any]) -> None: ...
 
     def send_event(self, event: dict[str, Any]) -> None: ...
+
+
+Targets = Callable[[], "list[tuple[str, SyncTarget]]"]   # (account id or "", client) to sync now
+
+
+def single(target: SyncTarget) -> Targets:
+    """The private-key mode: one account, the key's."""
+    return lambda: [("", target)]
 
 
 @dataclass(frozen=True)
@@ -71,7 +84,7 @@ def event_body(who: Identity, unique_id: str, now: datetime, version: str) -> di
 
 @dataclass
 class SyncLoop:
-    target: SyncTarget
+    targets: Targets
     kill_switch: KillSwitch
     metrics: Metrics
     identity: Identity
@@ -93,20 +106,29 @@ class SyncLoop:
         self.stop_event.set()
 
     def tick(self) -> str:
-        """One cycle: ``skipped`` (kill switch off), ``ok`` or ``failed``."""
+        """One cycle: ``skipped`` (kill switch off), ``idle`` (no account installed), ``ok`` or ``failed``."""
         if not self.kill_switch.enabled():
             self.metrics.kill_switch_enabled.set(0)
             return self._finish("skipped", "kill switch off: not calling Klaviyo")
         self.metrics.kill_switch_enabled.set(1)
-        now = self.clock()
-        failures = [f for f in (
-            self._attempt(self.target.upsert_profile, profile_body(self.identity, now)),
-            # Independent of the upsert: an event also creates its profile in Klaviyo.
-            self._attempt(self.target.send_event, event_body(self.identity, str(uuid.uuid4()), now, self.version)),
-        ) if f]
+        accounts = self.targets()
+        if not accounts:
+            return self._finish("idle", "no installed account to sync")
+        failures = [f for account, target in accounts for f in self._sync(account, target) if f]
         if failures:
             return self._finish("failed", failures[0])
         return self._finish("ok", "syncing")
+
+    def _sync(self, account: str, target: SyncTarget) -> list[str]:
+        now = self.clock()
+        try:
+            return [self._attempt(target.upsert_profile, profile_body(self.identity, now)),
+                    # Independent of the upsert: an event also creates its profile in Klaviyo.
+                    self._attempt(target.send_event,
+                                  event_body(self.identity, str(uuid.uuid4()), now, self.version))]
+        except InstallationEnded as ended:
+            log.info("sync: %s; not syncing it any more", ended)
+            return []
 
     def _attempt(self, call: Callable[[dict[str, Any]], None], body: dict[str, Any]) -> str:
         """Run one SDK call; "" on success, else the reason (the metrics already have the status).
@@ -116,6 +138,8 @@ class SyncLoop:
         start = self.monotonic()
         try:
             call(body)
+        except InstallationEnded:
+            raise
         except Exception as exc:  # noqa: BLE001 - every failure is recorded and the loop goes on
             status, reason = self.describe_error(exc)
             self._observe(start, status, reason)
@@ -138,7 +162,7 @@ class SyncLoop:
 
 def _advice(status: int | None, reason: str) -> str:
     if status in (401, 403):
-        return f"{reason} (P1: the Klaviyo key may be revoked or lack scopes; rotate KLAVIYO_PRIVATE_KEY)"
+        return f"{reason} (P1: the Klaviyo key or token may be revoked or lack scopes; rotate KLAVIYO_PRIVATE_KEY or reinstall)"
     if status == 429:
         return f"{reason} (throttled after the SDK's retries)"
     return reason

@@ -4,6 +4,7 @@ from __future__ import annotations
 from pipeline.preflight.check import Check
 from pipeline.preflight.checks.api_auth import ApiAuthCheck
 from pipeline.preflight.checks.hardcoded_keys import HardcodedKeysCheck
+from pipeline.preflight.checks.oauth import OAuthCheck
 from pipeline.preflight.checks.rate_limit import RateLimitCheck
 from pipeline.preflight.checks.revision import RevisionCheck
 from pipeline.preflight.checks.sdk_pin import SdkPinCheck
@@ -21,6 +22,7 @@ def all_checks(timeout: float = 10.0) -> list[Check]:
         RevisionCheck(),
         SecretsCheck(timeout=timeout),
         HardcodedKeysCheck(),
+        OAuthCheck(timeout=timeout),
     ]
 
 

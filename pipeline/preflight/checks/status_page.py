@@ -55,8 +55,8 @@ def evaluate_status(summary: StatusSummary, components: tuple[str, ...], window_
     parts.extend(_incident(i, components) for i in incidents)
     if not incidents:
         parts.append((Verdict.PASS, "0 unresolved incidents"))
-    maintenance = [_maintenance(m, components, window_minutes, now) for m in summary.scheduled_maintenances]
-    maintenance = [m for m in maintenance if m is not None]
+    found = (_maintenance(m, components, window_minutes, now) for m in summary.scheduled_maintenances)
+    maintenance = [m for m in found if m is not None]
     parts.extend(maintenance or [(Verdict.PASS, f"no maintenance in progress or within {window_minutes} min")])
     verdict = worst([v for v, _ in parts])
     shown = [text for v, text in parts if v == verdict] if verdict != Verdict.PASS else [t for _, t in parts]

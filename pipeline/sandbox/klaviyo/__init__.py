@@ -1,6 +1,7 @@
 """Stand-in for the Klaviyo API (a.klaviyo.com): accounts, profile-import, profiles, events.
 
-Modules: ``auth`` (keys, OAuth token, scopes), ``revisions`` (the revision header),
+Modules: ``auth`` (keys, bearer tokens, scopes), ``oauth`` + ``oauth_routes`` (the app OAuth
+flow: authorize with PKCE, token, refresh, revoke), ``revisions`` (the revision header),
 ``ratelimit`` (per-account burst/steady windows per tier), ``validation`` (request bodies),
 ``store`` (account, profiles, events), ``endpoints`` (routes), ``scenario`` (run-time
 scenarios), ``faults`` (X-Sandbox-Fault), ``app`` (the aiohttp wiring and admin routes).
@@ -12,8 +13,9 @@ from aiohttp import web
 
 from pipeline.sandbox.harness import SandboxContext, StandIn
 from pipeline.sandbox.klaviyo.app import KlaviyoState, build, new_state, oauth_token_for
+from pipeline.sandbox.klaviyo.oauth import client_for
 
-__all__ = ["STAND_IN", "KlaviyoState", "make_app", "oauth_token_for"]
+__all__ = ["STAND_IN", "KlaviyoState", "client_for", "make_app", "oauth_token_for"]
 
 
 def make_app(ctx: SandboxContext) -> web.Application:
@@ -22,7 +24,10 @@ def make_app(ctx: SandboxContext) -> web.Application:
 
 
 def env(url: str, ctx: SandboxContext) -> dict[str, str]:
-    return {"SANDBOX_KLAVIYO_URL": url}
+    """The stand-in's URL and the one OAuth app it has registered (an integration's client credentials)."""
+    client = client_for(ctx.credentials.klaviyo_private_key)
+    return {"SANDBOX_KLAVIYO_URL": url, "KLAVIYO_OAUTH_CLIENT_ID": client.client_id,
+            "KLAVIYO_OAUTH_CLIENT_SECRET": client.client_secret}
 
 
 STAND_IN = StandIn("klaviyo", make_app, env)

@@ -11,7 +11,7 @@ from typing import Callable
 
 from aiohttp import web
 
-from pipeline.sandbox.klaviyo import endpoints
+from pipeline.sandbox.klaviyo import endpoints, oauth, oauth_routes
 from pipeline.sandbox.klaviyo.auth import ALL_SCOPES, CdnRejected, Credential, Principal, authenticate, require, scheme_of
 from pipeline.sandbox.klaviyo.endpoints import Call, Data
 from pipeline.sandbox.klaviyo.errors import ApiError, error_response, html_error, invalid, jsonapi
@@ -31,6 +31,7 @@ class KlaviyoState:
     private_key: str
     oauth_token: str
     data: Data
+    oauth: oauth.OAuthServer
     scenario: Scenario = field(default_factory=Scenario)
     limiter: Limiter = field(default_factory=Limiter)
     requests: deque = field(default_factory=lambda: deque(maxlen=LOG_LIMIT))
@@ -39,9 +40,20 @@ class KlaviyoState:
     clock: Callable[[], float] = default_clock
 
     def credentials(self) -> list[Credential]:
-        scopes = ALL_SCOPES - set(self.scenario.missing_scopes)
-        return [Credential("Klaviyo-API-Key", self.private_key, "account", scopes, self.scenario.revoked_key),
-                Credential("Bearer", self.oauth_token, "oauth:sandbox-app", scopes, self.scenario.revoked_token)]
+        missing = set(self.scenario.missing_scopes)
+        scopes = ALL_SCOPES - missing
+        fixed = [Credential("Klaviyo-API-Key", self.private_key, "account", scopes, self.scenario.revoked_key),
+                 Credential("Bearer", self.oauth_token, "oauth:sandbox-app", scopes, self.scenario.revoked_token)]
+        return fixed + self._installed(missing)
+
+    def _installed(self, missing: set[str]) -> list[Credential]:
+        """Live access tokens of OAuth installs: the grant's scopes, one quota per install."""
+        now, found = self.clock(), []
+        for grant in self.oauth.grants.values():
+            for token in grant.access_tokens:
+                if self.oauth.grant_for_access_token(token, now) is grant:
+                    found.append(Credential("Bearer", token, f"oauth:{grant.client_id}", grant.scopes - missing))
+        return found
 
     def set_scenario(self, scenario: Scenario) -> None:
         if scenario.throttle != self.scenario.throttle:
@@ -49,6 +61,7 @@ class KlaviyoState:
         if scenario.server_errors != self.scenario.server_errors:
             self.failure_count = 0
         self.scenario = scenario
+        self.oauth.token_seconds = scenario.oauth_token_seconds
         self.limiter.overrides = scenario.tier_overrides()
 
     def today(self) -> dt.date:
@@ -62,7 +75,8 @@ def oauth_token_for(private_key: str) -> str:
 
 def new_state(base: str, private_key: str, public_key: str) -> KlaviyoState:
     return KlaviyoState(base, private_key, oauth_token_for(private_key),
-                        Data(Account(public_key), Profiles(), Events()))
+                        Data(Account(public_key), Profiles(), Events()),
+                        oauth.OAuthServer(oauth.client_for(private_key), public_key))
 
 
 async def api(request: web.Request) -> web.StreamResponse:
@@ -93,9 +107,9 @@ async def _serve(request: web.Request, state: KlaviyoState) -> web.StreamRespons
         principal = authenticate(request.headers.get("Authorization"), state.credentials())
     except CdnRejected as rejected:
         return html_error(rejected.status)
-    resolve(request.headers.get("revision"), state.today())
+    revision = resolve(request.headers.get("revision"), state.today())
     require(principal, endpoint.scope)
-    allowance = _take(state, principal, endpoint.tier)
+    allowance = _take(state, principal, endpoint.tier_for(dict(request.query)), revision.served)
     headers = allowance.headers()
     try:
         failure = _server_failure(state, fault)
@@ -111,12 +125,12 @@ async def _serve(request: web.Request, state: KlaviyoState) -> web.StreamRespons
     return jsonapi(result.body, result.status, headers)
 
 
-def _take(state: KlaviyoState, principal: Principal, tier: str) -> Allowance:
+def _take(state: KlaviyoState, principal: Principal, tier: str, served_revision: str) -> Allowance:
     throttle = state.scenario.throttle
     if throttle is not None and (throttle["times"] is None or state.throttle_count < throttle["times"]):
         state.throttle_count += 1
         raise throttled(throttle["retry_after"])
-    return state.limiter.take(principal.quota, tier, state.clock())
+    return state.limiter.take(principal.quota, tier, state.clock(), served_revision)
 
 
 def _server_failure(state: KlaviyoState, fault: Fault) -> ApiError | None:
@@ -216,5 +230,6 @@ def build(state: KlaviyoState) -> web.Application:
     app.router.add_route("GET", "/_sandbox/data", get_data)
     app.router.add_route("DELETE", "/_sandbox/data", delete_data)
     app.router.add_route("GET", "/_sandbox/oauth", get_oauth)
+    oauth_routes.add_routes(app)
     app.router.add_route("*", "/api{tail:(/.*)?}", api)
     return app

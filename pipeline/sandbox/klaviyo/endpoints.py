@@ -40,12 +40,29 @@ Handler = Callable[[Data, Call], Result]
 
 
 @dataclass(frozen=True)
+class Variant:
+    """A stricter tier when query parameter ``param`` lists one of ``values`` (Klaviyo's docs per endpoint)."""
+    param: str
+    values: tuple[str, ...]
+    tier: str
+
+
+@dataclass(frozen=True)
 class Endpoint:
     method: str
     pattern: re.Pattern[str]
     scope: str
     tier: str
     handler: Handler
+    variants: tuple[Variant, ...] = ()
+
+    def tier_for(self, query: dict[str, str]) -> str:
+        """The tier that counts this request: ``tier`` unless a variant's parameter asks for more."""
+        for variant in self.variants:
+            asked = {v.strip() for v in query.get(variant.param, "").split(",")}
+            if asked & set(variant.values):
+                return variant.tier
+        return self.tier
 
 
 def list_accounts(data: Data, call: Call) -> Result:
@@ -163,7 +180,7 @@ def _filtered(profiles: list[dict], expression: str | None) -> list[dict]:
         return profiles
     match = _FILTER.match(expression.strip())
     values = _filter_values(match.group(1), match.group(3)) if match else None
-    if values is None:
+    if match is None or values is None:
         raise invalid(f"Invalid filter '{expression[:60]}'. The sandbox supports equals(field,\"value\") and "
                       'any(field,["a","b"]) on email, phone_number, external_id, id.', parameter="filter")
     field = match.group(2)
@@ -180,16 +197,22 @@ def _filter_values(operator: str, raw: str) -> list[str] | None:
     return value if isinstance(value, list) and all(isinstance(v, str) for v in value) else None
 
 
-def _route(method: str, path: str, scope: str, tier: str, handler: Handler) -> Endpoint:
-    return Endpoint(method, re.compile("^" + path + "$"), scope, tier, handler)
+def _route(method: str, path: str, scope: str, tier: str, handler: Handler,
+           *variants: Variant) -> Endpoint:
+    return Endpoint(method, re.compile("^" + path + "$"), scope, tier, handler, variants)
 
 
+# Tiers as the SDK 25.0.0 docstrings (Klaviyo's reference) give them, revision 2026-10-15:
+# get_profiles 75/s 750/m, 10/s 150/m with additional-fields[profile]=predictive_analytics;
+# get_profile 75/s 750/m, 1/s 15/m with include=list or include=segment.
 ENDPOINTS: tuple[Endpoint, ...] = (
     _route("GET", r"/api/accounts", "accounts:read", "XS", list_accounts),
     _route("GET", r"/api/accounts/(?P<id>[^/]+)", "accounts:read", "XS", get_account),
     _route("POST", r"/api/profile-import", "profiles:write", "L", import_profile),
-    _route("GET", r"/api/profiles", "profiles:read", "M", list_profiles),
-    _route("GET", r"/api/profiles/(?P<id>[^/]+)", "profiles:read", "M", get_profile),
+    _route("GET", r"/api/profiles", "profiles:read", "L", list_profiles,
+           Variant("additional-fields[profile]", ("predictive_analytics",), "M")),
+    _route("GET", r"/api/profiles/(?P<id>[^/]+)", "profiles:read", "L", get_profile,
+           Variant("include", ("list", "segment"), "XS")),
     _route("POST", r"/api/events", "events:write", "XL", create_event),
 )
 

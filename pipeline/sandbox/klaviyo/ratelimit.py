@@ -14,8 +14,18 @@ class Tier:
 
 
 TIERS: dict[str, Tier] = {
-    "XS": Tier(1, 15), "S": Tier(3, 60), "M": Tier(10, 150), "L": Tier(75, 700), "XL": Tier(350, 3500),
+    "XS": Tier(1, 15), "S": Tier(3, 60), "M": Tier(10, 150), "L": Tier(75, 750), "XL": Tier(350, 3500),
 }
+# Klaviyo's OpenAPI spec: the L tier's steady limit is 750/min from revision 2026-01-15, 700/min before.
+EARLIER: dict[str, tuple[str, Tier]] = {"L": ("2026-01-15", Tier(75, 700))}
+
+
+def documented(name: str, served_revision: str | None = None) -> Tier:
+    """The tier's figures at the GA revision that serves the request (None: the newest)."""
+    since, before = EARLIER.get(name, ("", TIERS[name]))
+    if served_revision is not None and served_revision < since:
+        return before
+    return TIERS[name]
 BURST_SECONDS, STEADY_SECONDS = 1.0, 60.0
 
 
@@ -37,12 +47,12 @@ class Limiter:
     overrides: dict[str, Tier] = field(default_factory=dict)
     _counts: dict[tuple[str, str, str, int], int] = field(default_factory=dict)
 
-    def tier(self, name: str) -> Tier:
-        return self.overrides.get(name, TIERS[name])
+    def tier(self, name: str, served_revision: str | None = None) -> Tier:
+        return self.overrides.get(name, documented(name, served_revision))
 
-    def take(self, quota: str, tier_name: str, now: float) -> Allowance:
+    def take(self, quota: str, tier_name: str, now: float, served_revision: str | None = None) -> Allowance:
         """Count one request, or raise the 429 (throttled requests are not counted)."""
-        tier = self.tier(tier_name)
+        tier = self.tier(tier_name, served_revision)
         burst_key = (quota, tier_name, "burst", int(now // BURST_SECONDS))
         steady_key = (quota, tier_name, "steady", int(now // STEADY_SECONDS))
         if self._counts.get(burst_key, 0) >= tier.burst:

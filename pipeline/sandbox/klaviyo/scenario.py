@@ -4,6 +4,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field, fields, replace
 
 from pipeline.sandbox.klaviyo.auth import ALL_SCOPES
+from pipeline.sandbox.klaviyo.oauth import ACCESS_TOKEN_SECONDS
 from pipeline.sandbox.klaviyo.ratelimit import TIERS, Tier
 
 HTML_STATUSES = (400, 403, 502, 503)
@@ -20,6 +21,8 @@ class Scenario:
     html_errors: int | None = None         # CDN HTML page with this status (true -> 503)
     server_errors: dict | None = None      # {"status": 5xx, "times": int|None} -> JSON:API 5xx
     rate_limits: dict[str, dict[str, int]] = field(default_factory=dict)  # tier -> {burst, steady}
+    oauth_token_seconds: int = ACCESS_TOKEN_SECONDS  # lifetime of access tokens issued from now on
+    oauth_deny: bool = False               # the merchant clicks "deny" on the consent page
 
     def to_json(self) -> dict:
         data = asdict(self)
@@ -80,6 +83,12 @@ def _throttle(value: object) -> dict:
     return {"retry_after": retry_after, "times": times}
 
 
+def _token_seconds(value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 86400:
+        raise ScenarioError(f"oauth_token_seconds must be a whole number of seconds from 1 to 86400, got {value!r}")
+    return value
+
+
 def _latency(value: object) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 120:
         raise ScenarioError(f"latency_seconds must be a number from 0 to 120, got {value!r}")
@@ -132,4 +141,5 @@ _VALIDATORS = {
     "missing_scopes": _scopes, "throttle": _throttle, "latency_seconds": _latency,
     "html_errors": _status("html_errors", HTML_STATUSES),
     "server_errors": _server_errors, "rate_limits": _rate_limits,
+    "oauth_token_seconds": _token_seconds, "oauth_deny": _bool("oauth_deny"),
 }

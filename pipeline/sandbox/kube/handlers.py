@@ -7,7 +7,6 @@ errors the way a real API server does. Decisions live in the pure modules it cal
 """
 from __future__ import annotations
 
-import copy
 import json
 import secrets
 from dataclasses import dataclass
@@ -16,6 +15,7 @@ from typing import Any, Callable
 import yaml
 from aiohttp import web
 
+from pipeline.sandbox.kube import faults
 from pipeline.sandbox.kube import patch as patching
 from pipeline.sandbox.kube import protobuf
 from pipeline.sandbox.kube import resources as R
@@ -23,7 +23,7 @@ from pipeline.sandbox.kube import tables, watch
 from pipeline.sandbox.kube.objects import ApiError, Cluster, not_found
 from pipeline.sandbox.kube.routing import Target
 from pipeline.sandbox.kube.selectors import SelectorError, parse_fields, parse_labels
-from pipeline.sandbox.kube.store import Obj, Resource
+from pipeline.sandbox.kube.store import Obj, Resource, clone
 from pipeline.sandbox.kube.validation import bad_request, invalid, invalid_value, selector_string
 
 CREATE_ON_UPDATE = {R.SERVICES, R.EVENTS, R.LEASES, R.CONFIGMAPS}
@@ -77,7 +77,63 @@ class Options:
             raise bad_request(f"fieldValidation: Unsupported value: {json.dumps(validation)}: supported values: "
                               '"Ignore", "Warn", "Strict"')
         force = query.get("force", "false").lower()
-        return cls(bool(dry), query.get("fieldManager"), validation, force in ("true", "1"))
+        manager = query.get("fieldManager")
+        if manager is not None and (len(manager) > 128 or not manager.isprintable()):
+            raise invalid_options("fieldManager", f"Invalid value: {json.dumps(manager)}: must be no more than "
+                                  "128 printable characters")
+        return cls(bool(dry), manager, validation, force in ("true", "1"))
+
+    def manager(self, request: web.Request) -> str:
+        """The field manager of an Update: ``fieldManager``, else the User-Agent up to its first "/"."""
+        return self.field_manager or request.headers.get("User-Agent", "").split("/")[0][:128] or "unknown"
+
+
+def invalid_options(field: str, detail: str, kind: str = "PatchOptions") -> ApiError:
+    return ApiError(422, "Invalid", f'{kind}.meta.k8s.io "" is invalid: {field}: {detail}',
+                    {"group": "meta.k8s.io", "kind": kind,
+                     "causes": [{"reason": "FieldValueInvalid", "message": detail, "field": field}]})
+
+
+def tail_lines(raw: str | None) -> int | None:
+    if raw is None:
+        return None
+    if not raw.lstrip("-").isdigit():
+        raise bad_request(f'tailLines: Invalid value: "{raw}": must be an integer')
+    value = int(raw)
+    if value < 0:
+        raise invalid_options("tailLines", f"Invalid value: {value}: must be greater than or equal to 0",
+                              "PodLogOptions")
+    return value
+
+
+def last_lines(text: str, count: int | None) -> str:
+    """The last ``count`` lines of a log (all of it for None), as the kubelet's ``tailLines``."""
+    if count is None:
+        return text
+    if count == 0:
+        return ""
+    lines = text.splitlines(keepends=True)
+    return "".join(lines[-count:])
+
+
+def delete_options(query: Any, body: Obj) -> tuple[int | None, str | None]:
+    """(gracePeriodSeconds, propagationPolicy) from the query string or the DeleteOptions body."""
+    grace_raw = query.get("gracePeriodSeconds", body.get("gracePeriodSeconds"))
+    try:
+        grace = None if grace_raw is None else int(grace_raw)
+    except (TypeError, ValueError):
+        raise bad_request(f'gracePeriodSeconds: Invalid value: "{grace_raw}": must be an integer') from None
+    policy = query.get("propagationPolicy", body.get("propagationPolicy"))
+    orphan = query.get("orphanDependents", body.get("orphanDependents"))
+    if orphan is not None and policy is not None:
+        raise invalid_options("propagationPolicy", "Invalid value: \"" + str(policy) + "\": orphanDependents and "
+                              "deletionPropagation cannot be both set", "DeleteOptions")
+    if orphan is not None:
+        policy = "Orphan" if str(orphan).lower() in ("true", "1") else "Background"
+    if policy not in (None, "Orphan", "Background", "Foreground"):
+        raise invalid_options("propagationPolicy", f'Unsupported value: "{policy}": supported values: '
+                              '"Foreground", "Background", "Orphan", "nil"', "DeleteOptions")
+    return grace, policy
 
 
 def media_type(request: web.Request) -> str:
@@ -143,13 +199,14 @@ class ResourceHandlers:
             if method == "POST":
                 return await self.create(request, target)
             if method == "DELETE":
-                return self.delete_collection(request, target)
+                return await self.delete_collection(request, target)
             raise method_not_allowed()
         if target.subresource == "log" and method == "GET":
             self.cluster.get(target.resource, target.namespace or "", target.name)
+            lines = tail_lines(request.query.get("tailLines"))
             text = self.pod_log(self.cluster, target.namespace or "", target.name,
                                 request.query.get("container")) if self.pod_log else None
-            return web.Response(text=text or "", content_type="text/plain")
+            return web.Response(text=last_lines(text or "", lines), content_type="text/plain")
         if method == "GET":
             obj = self.cluster.get(target.resource, target.namespace or "", target.name)
             return self.render(request, target.resource, [obj], single=True)
@@ -199,7 +256,8 @@ class ResourceHandlers:
                                 encoding=f"table:{include}" if as_table else "json", encoder=encoder)
         send_initial = query.get("sendInitialEvents", "").lower() == "true" or None
         return await watch.serve(request, self.hub, watcher, rv, timeout,
-                                 query.get("allowWatchBookmarks", "").lower() in ("1", "true"), send_initial)
+                                 query.get("allowWatchBookmarks", "").lower() in ("1", "true"), send_initial,
+                                 request.get(faults.CUT_AFTER))
 
     def render(self, request: web.Request, resource: Resource, items: list[Obj], single: bool = False,
                rv: int | None = None) -> web.Response:
@@ -213,12 +271,19 @@ class ResourceHandlers:
                         "metadata": {"resourceVersion": str(rv)}, "items": items})
 
     # --- writes -----------------------------------------------------------------------------
-    def _namespace_must_exist(self, resource: Resource, namespace: str | None) -> None:
-        if resource.namespaced and namespace and self.cluster.store.get(R.NAMESPACES, "", namespace) is None:
+    def _namespace_must_exist(self, resource: Resource, namespace: str | None, name: str = "") -> None:
+        if not resource.namespaced or not namespace:
+            return
+        found = self.cluster.store.get(R.NAMESPACES, "", namespace)
+        if found is None:
             raise not_found(R.NAMESPACES, namespace)
+        if found["metadata"].get("deletionTimestamp"):
+            raise ApiError(403, "Forbidden", f'{resource.qualified} "{name}" is forbidden: unable to create new '
+                           f"content in namespace {namespace} because it is being terminated",
+                           {"name": name, "group": resource.group, "kind": resource.plural})
 
     def _prepare_new(self, target: Target, body: Obj) -> Obj:
-        body = copy.deepcopy(body)
+        body = clone(body)
         meta = body.setdefault("metadata", {})
         if not isinstance(meta, dict):
             raise bad_request("metadata: must be an object")
@@ -245,8 +310,9 @@ class ResourceHandlers:
         if target.resource.namespaced and target.namespace is None:
             raise method_not_allowed()
         body = self._prepare_new(target, await read_object(request, target.resource))
-        self._namespace_must_exist(target.resource, target.namespace)
-        created = self.cluster.create(target.resource, body, dry_run=options.dry_run)
+        self._namespace_must_exist(target.resource, target.namespace, body["metadata"].get("name", ""))
+        created = self.cluster.create(target.resource, body, dry_run=options.dry_run,
+                                      manager=options.manager(request))
         return respond(created, 201)
 
     async def replace(self, request: web.Request, target: Target) -> web.Response:
@@ -265,17 +331,17 @@ class ResourceHandlers:
         namespace = target.namespace or ""
         if self.cluster.store.get(target.resource, namespace, target.name or "") is None:
             if target.subresource is None and target.resource in CREATE_ON_UPDATE:
-                self._namespace_must_exist(target.resource, target.namespace)
+                self._namespace_must_exist(target.resource, target.namespace, target.name or "")
                 return respond(self.cluster.create(target.resource, self._prepare_new(target, body),
-                                                   dry_run=options.dry_run), 201)
+                                                   dry_run=options.dry_run, manager=options.manager(request)), 201)
             raise not_found(target.resource, target.name or "")
-        return respond(self._write(target, body, options))
+        return respond(self._write(target, body, options, options.manager(request)))
 
-    def _write(self, target: Target, obj: Obj, options: Options) -> Obj:
+    def _write(self, target: Target, obj: Obj, options: Options, manager: str) -> Obj:
         obj["apiVersion"], obj["kind"] = target.resource.api_version, target.resource.kind
         if target.subresource == "status":
-            return self.cluster.update_status(target.resource, obj, dry_run=options.dry_run)
-        return self.cluster.update(target.resource, obj, dry_run=options.dry_run)
+            return self.cluster.update_status(target.resource, obj, dry_run=options.dry_run, manager=manager)
+        return self.cluster.update(target.resource, obj, dry_run=options.dry_run, manager=manager)
 
     async def patch(self, request: web.Request, target: Target) -> web.Response:
         options = Options.parse(request.query)
@@ -286,18 +352,9 @@ class ResourceHandlers:
         namespace = target.namespace or ""
         current = self.cluster.store.get(target.resource, namespace, target.name or "")
         if kind == patching.APPLY:
-            if not isinstance(document, dict):
-                raise bad_request("error decoding YAML: the applied configuration must be an object")
-            check_kind(document, target.resource)
-            if not document.get("kind") or not document.get("apiVersion"):
-                raise bad_request("invalid object type: /, Kind=")
-            if current is None and target.subresource is None:
-                self._namespace_must_exist(target.resource, target.namespace)
-                body = self._prepare_new(target, document)
-                body["metadata"]["name"] = target.name
-                return respond(self.cluster.create(target.resource, body, dry_run=options.dry_run), 201)
-            if target.subresource is None:
-                document.pop("status", None)
+            return await self._apply(request, target, options, document, current)
+        if options.force:
+            raise invalid_options("force", "Forbidden: may not be specified for non-apply patch")
         if current is None:
             raise not_found(target.resource, target.name or "")
         patched = patching.apply_patch(kind, current, document)
@@ -308,7 +365,43 @@ class ResourceHandlers:
             patched["metadata"].pop("namespace", None)
         if patched["metadata"].get("resourceVersion") is None:
             patched["metadata"]["resourceVersion"] = current["metadata"]["resourceVersion"]
-        return respond(self._write(target, patched, options))
+        return respond(self._write(target, patched, options, options.manager(request)))
+
+    async def _apply(self, request: web.Request, target: Target, options: Options, document: Any,
+                     current: Obj | None) -> web.Response:
+        """Server-side apply: create when missing, else merge with field ownership (managed.py)."""
+        if not isinstance(document, dict):
+            raise bad_request("error decoding YAML: the applied configuration must be an object")
+        if not options.field_manager:
+            raise invalid_options("fieldManager", "Required value: is required for apply patch")
+        check_kind(document, target.resource)
+        if not document.get("kind") or not document.get("apiVersion"):
+            raise bad_request("invalid object type: /, Kind=")
+        meta = document.get("metadata")
+        if meta is not None and not isinstance(meta, dict):
+            raise bad_request("metadata: must be an object")
+        if target.subresource is None:
+            document.pop("status", None)
+        if current is None:
+            if target.subresource is not None:
+                raise not_found(target.resource, target.name or "")
+            self._namespace_must_exist(target.resource, target.namespace, target.name or "")
+            body = self._prepare_new(target, document)
+            body["metadata"]["name"] = target.name
+            return respond(self.cluster.create(target.resource, body, dry_run=options.dry_run,
+                                               manager=options.field_manager, operation="Apply"), 201)
+        config = clone(document)
+        config.setdefault("metadata", {})
+        for key in SERVER_METADATA:
+            if key != "resourceVersion":
+                config["metadata"].pop(key, None)
+        config["metadata"]["name"] = target.name
+        if target.resource.namespaced:
+            config["metadata"]["namespace"] = target.namespace
+        else:
+            config["metadata"].pop("namespace", None)
+        return respond(self.cluster.apply(target.resource, config, options.field_manager, options.force,
+                                          target.subresource, dry_run=options.dry_run))
 
     async def delete(self, request: web.Request, target: Target) -> web.Response:
         options = Options.parse(request.query)
@@ -328,10 +421,10 @@ class ResourceHandlers:
                            f'{current["metadata"]["resourceVersion"]}',
                            {"name": target.name, "group": target.resource.group, "kind": target.resource.plural})
         dry = options.dry_run or body.get("dryRun") == ["All"]
-        if target.resource is R.NAMESPACES and not dry:
-            self._empty_namespace(target.name or "")
-        deleted = self.cluster.delete(target.resource, namespace, target.name or "", dry_run=dry)
-        if target.resource in RETURNS_DELETED_OBJECT:
+        grace, policy = delete_options(request.query, body)
+        deleted = self.cluster.delete(target.resource, namespace, target.name or "", dry_run=dry,
+                                      grace_period=grace, propagation=policy)
+        if target.resource in RETURNS_DELETED_OBJECT or deleted["metadata"].get("deletionTimestamp"):
             return respond(deleted)
         return respond(success(target.resource, deleted))
 
@@ -345,24 +438,17 @@ class ResourceHandlers:
             raise bad_request(f"json: cannot unmarshal DeleteOptions: {exc}") from None
         return body if isinstance(body, dict) else {}
 
-    def _empty_namespace(self, namespace: str) -> None:
-        for resource in R.ALL:
-            if not resource.namespaced:
-                continue
-            for obj in self.cluster.list(resource, namespace):
-                if self.cluster.store.get(resource, namespace, obj["metadata"]["name"]) is not None:
-                    self.cluster.delete(resource, namespace, obj["metadata"]["name"])
-
-    def delete_collection(self, request: web.Request, target: Target) -> web.Response:
+    async def delete_collection(self, request: web.Request, target: Target) -> web.Response:
         options = Options.parse(request.query)
+        grace, policy = delete_options(request.query, await self._delete_options(request))
         predicate = self.predicate(request, target.resource)
         items, _ = self.cluster.store.list(target.resource, target.namespace, predicate)
         deleted = []
         for obj in items:
             meta = obj["metadata"]
-            if self.cluster.store.get(target.resource, meta.get("namespace", ""), meta["name"]) is not None:
+            if self.cluster.store.exists(target.resource, meta.get("namespace", ""), meta["name"]):
                 deleted.append(self.cluster.delete(target.resource, meta.get("namespace", ""), meta["name"],
-                                                   dry_run=options.dry_run))
+                                                   dry_run=options.dry_run, grace_period=grace, propagation=policy))
         return respond({"kind": f"{target.resource.kind}List", "apiVersion": target.resource.api_version,
                         "metadata": {"resourceVersion": str(self.cluster.store.resource_version)}, "items": deleted})
 
@@ -388,11 +474,12 @@ class ResourceHandlers:
         if not isinstance(replicas, int) or isinstance(replicas, bool) or replicas < 0:
             raise invalid(SCALE, target.name or "",
                           [invalid_value("spec.replicas", str(replicas), "must be greater than or equal to 0")])
-        updated = copy.deepcopy(current)
+        updated = clone(current)
         updated["spec"]["replicas"] = replicas
         wanted_rv = (wanted.get("metadata") or {}).get("resourceVersion")
         updated["metadata"]["resourceVersion"] = wanted_rv or current["metadata"]["resourceVersion"]
-        result = self.cluster.update(target.resource, updated, dry_run=options.dry_run)
+        result = self.cluster.update(target.resource, updated, dry_run=options.dry_run,
+                                     manager=options.manager(request), subresource="scale")
         return respond(scale_of(result))
 
 

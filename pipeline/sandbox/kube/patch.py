@@ -13,7 +13,6 @@
 """
 from __future__ import annotations
 
-import copy
 import json
 from typing import Any
 
@@ -22,6 +21,7 @@ import jsonpointer
 import yaml
 
 from pipeline.sandbox.kube.objects import ApiError
+from pipeline.sandbox.kube.store import clone
 
 STRATEGIC = "application/strategic-merge-patch+json"
 MERGE = "application/merge-patch+json"
@@ -70,7 +70,7 @@ def merge_map(original: dict[str, Any], patch: dict[str, Any]) -> dict[str, Any]
     retain = patch.pop("$retainKeys", None)
     orders = {k[len(ORDER):]: patch.pop(k) for k in list(patch) if k.startswith(ORDER)}
     removals = {k[len(DELETE_PRIMITIVE):]: patch.pop(k) for k in list(patch) if k.startswith(DELETE_PRIMITIVE)}
-    result = copy.deepcopy(original) if isinstance(original, dict) else {}
+    result = clone(original) if isinstance(original, dict) else {}
     for key, value in patch.items():
         current = result.get(key)
         if value is None:
@@ -104,7 +104,7 @@ def merge_list(field: str, original: list[Any], patch: list[Any]) -> list[Any]:
         if field in PRIMITIVE_MERGE:
             return list(original) + [v for v in patch if v not in original]
         return _clean(patch)
-    result = [copy.deepcopy(e) for e in original]
+    result = [clone(e) for e in original]
     for item in patch:
         if not isinstance(item, dict):
             continue
@@ -140,8 +140,8 @@ def strategic_merge(original: dict[str, Any], patch: Any) -> dict[str, Any]:
 def json_merge(target: Any, patch: Any) -> Any:
     """RFC 7386."""
     if not isinstance(patch, dict):
-        return copy.deepcopy(patch)
-    result = copy.deepcopy(target) if isinstance(target, dict) else {}
+        return clone(patch)
+    result = clone(target) if isinstance(target, dict) else {}
     for key, value in patch.items():
         if value is None:
             result.pop(key, None)

@@ -18,7 +18,7 @@ import aiohttp
 from aiohttp import web
 
 from pipeline.sandbox.harness import SandboxContext, StandIn
-from pipeline.sandbox.kube import discovery, openapi, persistence, proxy, validation
+from pipeline.sandbox.kube import discovery, faults, openapi, persistence, proxy, validation
 from pipeline.sandbox.kube import resources as R
 from pipeline.sandbox.kube.handlers import ResourceHandlers, error_response, respond
 from pipeline.sandbox.kube.request_log import RequestLog
@@ -151,7 +151,9 @@ def make_app(context: SandboxContext) -> web.Application:
     controllers = load_controllers()
     api = KubeApi(cluster, hub, ResourceHandlers(cluster, hub, getattr(controllers, "pod_log", None)), context)
     requests = RequestLog()
-    app = web.Application(middlewares=[requests.middleware(), status_errors], client_max_size=16 * 1024 * 1024)
+    injected = faults.FaultTable()
+    app = web.Application(middlewares=[requests.middleware(), faults.middleware(injected), status_errors],
+                          client_max_size=16 * 1024 * 1024)
     with warnings.catch_warnings():  # the harness contract is the plain "state" key
         warnings.simplefilter("ignore")
         app["state"] = cluster
@@ -168,6 +170,7 @@ def make_app(context: SandboxContext) -> web.Application:
     app.router.add_get("/apis/{group}", api.group)
     app.router.add_route("*", "/apis/{group}/{tail:.+}", api.resource)
     app.router.add_routes(requests.routes())
+    app.router.add_routes(faults.routes(injected))
     if controllers is not None and hasattr(controllers, "admin_routes"):
         app.router.add_routes(controllers.admin_routes(cluster))
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 from pipeline.sandbox.kube import resources as R
+from pipeline.sandbox.kube import times
 from pipeline.sandbox.kube.objects import ApiError, Cluster
 from pipeline.sandbox.kube.store import Obj, Resource
 
@@ -414,6 +415,44 @@ def lease_admission(obj: Obj, old: Obj | None) -> None:
         raise invalid(R.LEASES, obj.get("metadata", {}).get("name", ""), errors)
 
 
+# --- decoding: what the Go types accept --------------------------------------------------------
+
+STRING_MAPS: dict[Resource, tuple[tuple[str, tuple[str, ...]], ...]] = {
+    R.DEPLOYMENTS: (("ObjectMeta", ("spec", "template", "metadata", "labels")),
+                    ("ObjectMeta", ("spec", "template", "metadata", "annotations")),
+                    ("LabelSelector", ("spec", "selector", "matchLabels")),
+                    ("PodSpec", ("spec", "template", "spec", "nodeSelector"))),
+    R.PODS: (("PodSpec", ("spec", "nodeSelector")),),
+    R.SERVICES: (("ServiceSpec", ("spec", "selector")),),
+    R.CONFIGMAPS: (("ConfigMap", ("data",)),),
+}
+STRING_MAPS[R.REPLICASETS] = STRING_MAPS[R.DEPLOYMENTS]
+GO_JSON_TYPES = ((bool, "bool"), (int, "number"), (float, "number"), (dict, "object"), (list, "array"))
+
+
+def _go_json_type(value: Any) -> str:
+    return next(name for kind, name in GO_JSON_TYPES if isinstance(value, kind))
+
+
+def decoding_admission(resource: Resource) -> Callable[[Obj, Obj | None], None]:
+    """400 for a non-string in a string map, as the API server's JSON decoder answers (``app: y``
+    in YAML 1.1 is a bool: kubectl sends ``true``)."""
+    paths = (("ObjectMeta", ("metadata", "labels")), ("ObjectMeta", ("metadata", "annotations"))) \
+        + STRING_MAPS.get(resource, ())
+
+    def hook(obj: Obj, old: Obj | None) -> None:
+        for struct, path in paths:
+            node: Any = obj
+            for key in path:
+                node = node.get(key) if isinstance(node, dict) else None
+            for value in (node.values() if isinstance(node, dict) else ()):
+                if value is not None and not isinstance(value, str):
+                    raise bad_request(f'{resource.kind} in version "{resource.version}" cannot be handled as a '
+                                      f'{resource.kind}: json: cannot unmarshal {_go_json_type(value)} into Go '
+                                      f'struct field {struct}.{".".join(path)} of type string')
+    return hook
+
+
 def register(cluster: Cluster) -> None:
     """Install defaulting + validation for every served resource (before anyone else's hooks)."""
     hooks: dict[Resource, Callable[[Obj, Obj | None], None]] = {
@@ -429,3 +468,5 @@ def register(cluster: Cluster) -> None:
     }
     for resource, hook in hooks.items():
         cluster.admission.setdefault(resource, []).insert(0, hook)
+        cluster.admission[resource].insert(0, decoding_admission(resource))
+        cluster.normalisers.setdefault(resource, []).append(times.admission(resource))

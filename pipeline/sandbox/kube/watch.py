@@ -109,11 +109,42 @@ class WatchHub:
                                    "metadata": meta})
 
 
+class Cut(Exception):
+    """The stream was cut on purpose (an injected fault): stop writing."""
+
+
+@dataclass
+class Budget:
+    """How many more events a stream may carry before it is cut (None: unlimited)."""
+    left: int | None = None
+
+    def split(self, lines: list[bytes]) -> tuple[list[bytes], bool]:
+        """The lines that may still be sent, and whether the stream must be cut after them."""
+        if self.left is None:
+            return lines, False
+        allowed = lines[:self.left]
+        self.left -= len(allowed)
+        return allowed, self.left == 0
+
+
+async def _send(request: web.Request, response: web.StreamResponse, lines: list[bytes], budget: Budget) -> None:
+    allowed, cut = budget.split(lines)
+    if allowed:
+        await response.write(b"".join(allowed))
+    if cut:
+        if request.transport is not None:
+            request.transport.close()   # flushes what was written, then FIN mid-chunked body
+        raise Cut()
+
+
 async def serve(request: web.Request, hub: WatchHub, watcher: Watcher, resource_version: str | None,
-                timeout: float | None, bookmarks: bool, send_initial: bool | None = None) -> web.StreamResponse:
+                timeout: float | None, bookmarks: bool, send_initial: bool | None = None,
+                cut_after: int | None = None) -> web.StreamResponse:
+    """Stream events to the client; with ``cut_after``, close the TCP connection after that many lines."""
     response = web.StreamResponse(status=200, headers={"Content-Type": "application/json",
                                                        "Cache-Control": "no-cache, private"})
     response.enable_chunked_encoding()
+    budget = Budget(cut_after)
     try:
         opening = hub.start(watcher, resource_version, send_initial)
     except TooOld as exc:
@@ -125,31 +156,27 @@ async def serve(request: web.Request, hub: WatchHub, watcher: Watcher, resource_
     deadline = loop.time() + (timeout if timeout is not None else DEFAULT_TIMEOUT)
     try:
         await response.prepare(request)
-        if opening:
-            await response.write(b"".join(opening))
+        await _send(request, response, opening, budget)
         while True:
             remaining = deadline - loop.time()
             if remaining <= 0:
                 if bookmarks:
-                    await response.write(hub.bookmark(watcher))
+                    await _send(request, response, [hub.bookmark(watcher)], budget)
                 break
             try:
                 first = await asyncio.wait_for(watcher.queue.get(), min(remaining, hub.bookmark_interval))
             except asyncio.TimeoutError:
                 if bookmarks and deadline - loop.time() > 0:
-                    await response.write(hub.bookmark(watcher))
+                    await _send(request, response, [hub.bookmark(watcher)], budget)
                 continue
             batch = [first]
             while not watcher.queue.empty():
                 batch.append(watcher.queue.get_nowait())
-            done = None in batch
-            chunk = b"".join(line for line in batch if line is not None)
-            if chunk:
-                await response.write(chunk)
-            if done:
+            await _send(request, response, [line for line in batch if line is not None], budget)
+            if None in batch:
                 break
         await response.write_eof()
-    except (ConnectionResetError, asyncio.CancelledError):
+    except (ConnectionResetError, asyncio.CancelledError, Cut):
         pass
     finally:
         hub.remove(watcher)

@@ -1,33 +1,41 @@
 """Metric providers: where verification reads the app's metrics from.
 
-Like Flagger's metric providers, each provider is one file implementing one small
-interface of two methods:
+Like Flagger's metric providers, each provider is one file implementing one small interface:
 
-* ``begin(pods) -> Window``: mark the start of a measurement window for these pods;
-* ``verdicts(window) -> list[Verdict]``: measure from the window's start to now and apply
-  the thresholds (``pipeline.verify.thresholds``).
+* ``begin(pods) -> Window``: start a measurement window for these pods (the pods provider
+  scrapes each pod once: the baseline);
+* ``observe(window, pods)``: one round, called once per scrape interval (the pods provider
+  scrapes each pod once and keeps the samples; ``pods`` may change between rounds: pods that
+  appear are counted from their process start, pods that leave keep the evidence they gave);
+* ``measure(window, span_seconds, self_inflicted) -> Reading``: what the rounds so far show,
+  over the whole window (``span_seconds=None``) or its last ``span_seconds``; pure over what
+  was observed for the pods provider, a few queries for Prometheus.
 
-``pods.PodMetricsProvider`` scrapes each new pod's ``/metrics`` through the API server's
-pod proxy (no Prometheus needed; the default, ``rollout.metrics_source = "pods"``);
-``prometheus.PrometheusProvider`` asks a Prometheus server (``metrics_source =
-"prometheus"``). If a provider cannot measure, it returns a failing ``metrics_unavailable``
-verdict (P1) rather than raising: an unverifiable release is not a verified one.
+``pods.PodMetricsProvider`` scrapes each pod's ``/metrics`` through the API server's pod proxy
+(the default, ``rollout.metrics_source = "pods"``); ``prometheus.PrometheusProvider`` asks a
+Prometheus server (``metrics_source = "prometheus"``). A provider that cannot read a source
+says so in ``Reading.problems``: the verdicts are then inconclusive, never a pass.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Protocol, Sequence
+from typing import Any, Mapping, Protocol, Sequence
 
-from pipeline.verify.verdict import P1, Verdict
-
-VERDICT_NAMES = ("auth_errors", "server_errors", "rate_limited", "p95_latency", "webhook_signatures")
+from pipeline.verify.thresholds import Measurements
 
 
 @dataclass(frozen=True)
 class Window:
     pods: tuple[str, ...]
-    started: float                 # clock() at begin (unix seconds)
-    state: Any = field(default=None, compare=False)   # provider-specific (the start scrapes)
+    started: float                 # the provider's clock at begin
+    state: Any = field(default=None, compare=False)   # provider-specific (the pods' samples)
+
+
+@dataclass(frozen=True)
+class Reading:
+    measurements: Measurements | None   # None: nothing could be measured yet
+    sources: Mapping[str, str]          # verdict name -> where its value came from
+    problems: tuple[str, ...] = ()      # stale or unreadable sources (the verdicts are then inconclusive)
 
 
 class MetricsProvider(Protocol):
@@ -35,8 +43,7 @@ class MetricsProvider(Protocol):
 
     def begin(self, pods: Sequence[str]) -> Window: ...
 
-    def verdicts(self, window: Window) -> list[Verdict]: ...
+    def observe(self, window: Window, pods: Sequence[str]) -> None: ...
 
-
-def unavailable(source: str, detail: str, window_seconds: float) -> Verdict:
-    return Verdict("metrics_unavailable", P1, source, None, None, window_seconds, False, detail)
+    def measure(self, window: Window, span_seconds: float | None = None,
+                self_inflicted: Mapping[str, Sequence[int]] | None = None) -> Reading: ...

@@ -1,64 +1,69 @@
-"""Metrics from each new pod's /metrics through the API server's pod proxy."""
+"""Metrics from each pod's /metrics through the API server's pod proxy: one scrape per pod per round."""
 from __future__ import annotations
 
 import time
 from concurrent.futures import ThreadPoolExecutor
-from typing import Callable, Sequence
+from typing import Callable, Mapping, Protocol, Sequence
 
-from pipeline.config import Thresholds
-from pipeline.verify.podproxy import PodProxy
+from pipeline.verify.podproxy import ProxyResponse
 from pipeline.verify.prometheus_text import MetricsParseError, Scrape, parse
-from pipeline.verify.providers import VERDICT_NAMES, Window, unavailable
-from pipeline.verify.thresholds import PodScrapes, evaluate, measure_pods
-from pipeline.verify.verdict import Verdict
+from pipeline.verify.providers import Reading, Window
+from pipeline.verify.samples import SampleStore, increases
+from pipeline.verify.thresholds import VERDICT_NAMES, measure
+from pipeline.verify.transient import describe
+
+
+class Getter(Protocol):
+    def get(self, pod: str, port: int, path: str) -> ProxyResponse: ...
 
 
 class PodMetricsProvider:
-    """Two scrapes per pod (window start and end); counters are differenced per series.
-
-    A pod that could not be scraped at the start is measured from its process start
-    (every count it has counts: conservative); one that cannot be scraped at the end makes
-    a failing ``metrics_unavailable`` verdict.
-    """
+    """Scrapes each pod once per round (the proxy retries transient answers) and keeps the
+    samples in the window; ``measure`` is pure over them, so judging costs no request."""
     name = "pods"
 
-    def __init__(self, proxy: PodProxy, port: int, thresholds: Thresholds, path: str = "/metrics",
-                 clock: Callable[[], float] = time.time):
-        self.proxy, self.port, self.thresholds, self.path, self.clock = proxy, port, thresholds, path, clock
+    def __init__(self, proxy: Getter, port: int, path: str = "/metrics",
+                 clock: Callable[[], float] = time.monotonic):
+        self.proxy, self.port, self.path, self.clock = proxy, port, path, clock
 
     def scrape(self, pod: str) -> Scrape | str:
         """The pod's samples, or an error sentence."""
         response = self.proxy.get(pod, self.port, self.path)
         source = f"pod {pod} {self.path}"
         if response.status != 200:
-            why = response.error or f"HTTP {response.status} {response.body.strip()[:120]}"
-            return f"{source}: {why}"
+            tries = f" after {response.attempts} attempts" if response.attempts > 1 else ""
+            return f"{source}: {describe(response.status, response.body, response.error)}{tries}"
         try:
             return parse(response.body, source)
         except MetricsParseError as exc:
             return str(exc)
 
-    def _scrape_all(self, pods: Sequence[str]) -> list[Scrape | str]:
-        if not pods:
-            return []
-        with ThreadPoolExecutor(max_workers=min(8, len(pods))) as pool:
-            return list(pool.map(self.scrape, pods))
+    def _round(self, store: SampleStore, pods: Sequence[str]) -> None:
+        at = self.clock()
+        if pods:
+            with ThreadPoolExecutor(max_workers=min(8, len(pods))) as pool:
+                results = dict(zip(pods, pool.map(self.scrape, pods)))
+        else:
+            results = {}
+        store.record(at, results)
 
     def begin(self, pods: Sequence[str]) -> Window:
-        started = self.clock()
-        scrapes = self._scrape_all(pods)
-        start = {pod: s for pod, s in zip(pods, scrapes) if not isinstance(s, str)}
-        return Window(tuple(pods), started, start)
+        store = SampleStore(self.clock())
+        self._round(store, pods)
+        return Window(tuple(pods), store.started, store)
 
-    def verdicts(self, window: Window) -> list[Verdict]:
-        seconds = max(self.clock() - window.started, 1e-3)
-        source = f"pod {', '.join(window.pods)} {self.path}" if window.pods else f"no pods {self.path}"
-        if not window.pods:
-            return [unavailable(source, "no new pods to measure", seconds)]
-        ends = self._scrape_all(window.pods)
-        errors = [e for e in ends if isinstance(e, str)]
-        if errors:
-            return [unavailable(source, "; ".join(errors), seconds)]
-        pods = [PodScrapes(pod, window.state.get(pod), end) for pod, end in zip(window.pods, ends)]
-        measured = measure_pods(pods, seconds)
-        return evaluate(measured, self.thresholds, {name: source for name in VERDICT_NAMES})
+    def observe(self, window: Window, pods: Sequence[str]) -> None:
+        self._round(window.state, pods)
+
+    def measure(self, window: Window, span_seconds: float | None = None,
+                self_inflicted: Mapping[str, Sequence[int]] | None = None) -> Reading:
+        store: SampleStore = window.state
+        latest = store.latest()
+        since = store.started if span_seconds is None else max(store.started, latest - span_seconds)
+        pods = increases(store, since, self_inflicted or {})
+        source = f"pod {', '.join(store.current)} {self.path}" if store.current else f"no pods {self.path}"
+        sources = {name: source for name in VERDICT_NAMES}
+        problems = tuple(store.problems()) if store.current else (f"no pods to measure ({self.path})",)
+        if not pods or latest <= since:
+            return Reading(None, sources, problems or ("no scrape round after the baseline yet",))
+        return Reading(measure(pods, latest - since), sources, problems)

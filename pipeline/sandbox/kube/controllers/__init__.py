@@ -88,7 +88,8 @@ def start_controllers(cluster: Cluster, ctx: SandboxContext) -> Callable[[], Awa
     events = EventRecorder(cluster, clock)
     deployments = DeploymentController(cluster, queue, clock, events)
     replicasets = ReplicaSetController(cluster, queue, clock, random.Random(), events)
-    kubelet = Kubelet(cluster, state.catalog, ctx, queue, loop, clock, log_dir)
+    kubelet = Kubelet(cluster, state.catalog, ctx, queue, loop, clock, log_dir,
+                      idle=lambda: all(q.idle() for q in queues))
     state.kubelet, state.deployments, state.replicasets, state.log_dir = kubelet, deployments, replicasets, log_dir
 
     def on_event(event: Event) -> None:
@@ -102,6 +103,8 @@ def start_controllers(cluster: Cluster, ctx: SandboxContext) -> Callable[[], Awa
         elif event.resource == PODS:
             replicasets.enqueue_for_pod(obj)
             kubelet.on_pod(event.type, obj)
+            if event.type == "DELETED":
+                deployments.enqueue_for_pod_deleted(obj)
         elif event.resource in (SECRETS, CONFIGMAPS):
             kubelet.on_config()
 

@@ -7,18 +7,17 @@ RollingUpdate / Recreate. The numbers come from ``rolling.py``, annotations from
 """
 from __future__ import annotations
 
-import copy
 from typing import Callable
 
 from pipeline.sandbox.kube.controllers import progress, revisions, rolling
 from pipeline.sandbox.kube.controllers import spec as sp
 from pipeline.sandbox.kube.controllers.events import EventRecorder
-from pipeline.sandbox.kube.controllers.pods import is_active
 from pipeline.sandbox.kube.controllers.runtime import Clock, WorkQueue
 from pipeline.sandbox.kube.controllers.spec import Obj
 from pipeline.sandbox.kube.controllers.templates import equal_ignore_hash, template_hash
 from pipeline.sandbox.kube.objects import ApiError, Cluster
 from pipeline.sandbox.kube.resources import DEPLOYMENTS, PODS, REPLICASETS
+from pipeline.sandbox.kube.store import clone
 
 Key = tuple[str, str]
 
@@ -62,6 +61,14 @@ class DeploymentController:
         self.events = events or EventRecorder(cluster, clock)
         self.queue = queue_factory(self.sync, "deployment")
 
+    def enqueue_for_pod_deleted(self, pod: Obj) -> None:
+        """A pod went away: a Recreate rollout may be waiting for exactly that (deletePod in Go)."""
+        for ref in pod["metadata"].get("ownerReferences") or []:
+            if ref.get("controller") and ref.get("kind") == "ReplicaSet":
+                rs = self.cluster.store.get(REPLICASETS, pod["metadata"].get("namespace", ""), ref["name"])
+                if rs is not None:
+                    self.enqueue_for_rs(rs)
+
     def enqueue_for_rs(self, rs: Obj) -> None:
         for ref in rs["metadata"].get("ownerReferences") or []:
             if ref.get("controller") and ref.get("kind") == "Deployment":
@@ -73,7 +80,7 @@ class DeploymentController:
         d = self.cluster.store.get(DEPLOYMENTS, namespace, name)
         if d is None or d["metadata"].get("deletionTimestamp"):
             return
-        status = copy.deepcopy(d.get("status") or {})
+        status = clone(d.get("status") or {})
         if progress.paused_condition(status, sp.paused(d), sp.progress_deadline(d), self.clock()):
             d = self._write_status(d, status)
         if sp.paused(d):
@@ -85,9 +92,9 @@ class DeploymentController:
         return self._rollout_rolling(d)
 
     def _owned(self, d: Obj) -> list[Obj]:
+        """The deployment's ReplicaSets, as read-only views (copy before changing one)."""
         uid = d["metadata"]["uid"]
-        return self.cluster.list(REPLICASETS, d["metadata"].get("namespace", ""),
-                                 lambda rs: sp.controller_uid(rs) == uid)
+        return [rs for rs in self.cluster.owned(REPLICASETS, uid) if sp.controller_uid(rs) == uid]
 
     def _is_scaling_event(self, d: Obj) -> bool:
         d, new, olds = self._new_and_old(d, create=False)
@@ -141,10 +148,8 @@ class DeploymentController:
     def _old_pods_running(self, new: Obj | None, olds: list[Obj]) -> bool:
         if any(sp.status_int(rs, "replicas") > 0 for rs in olds):
             return True
-        old_uids = {rs["metadata"]["uid"] for rs in olds}
-        return bool(old_uids) and any(
-            sp.controller_uid(p) in old_uids and is_active(p)
-            for p in self.cluster.list(PODS, (new or olds[0])["metadata"].get("namespace", "")))
+        return any(sp.controller_uid(p) == rs["metadata"]["uid"] and (p.get("status") or {}).get("phase") not in
+                   ("Succeeded", "Failed") for rs in olds for p in self.cluster.owned(PODS, rs["metadata"]["uid"]))
 
     def _sync_scale(self, d: Obj) -> None:
         """sync(): proportional scaling, cleanup when paused, plain status."""
@@ -181,7 +186,7 @@ class DeploymentController:
         return d, new, olds
 
     def _sync_existing_new(self, d: Obj, new: Obj, revision: int) -> tuple[Obj, Obj]:
-        rs = copy.deepcopy(new)
+        rs = clone(new)
         notes = sp.annotations(rs)
         changed = revisions.set_new_rs_annotations(sp.annotations(d), notes, revision, True,
                                                    sp.replicas(d), sp.replicas(d) + fenceposts(d).surge)
@@ -191,7 +196,7 @@ class DeploymentController:
             rs["spec"]["minReadySeconds"] = min_ready
             rs["metadata"].pop("resourceVersion", None)
             return d, self.cluster.update(REPLICASETS, rs)
-        status = copy.deepcopy(d.get("status") or {})
+        status = clone(d.get("status") or {})
         needs = self._set_revision(d, notes.get(sp.REVISION, ""))
         if sp.progress_deadline(d) is not None and progress.get_condition(status, progress.PROGRESSING) is None:
             progress.set_condition(status, progress.condition(
@@ -208,11 +213,11 @@ class DeploymentController:
     def _create_new(self, d: Obj, olds: list[Obj], revision: int) -> tuple[Obj, Obj | None]:
         meta = d["metadata"]
         collision = (d.get("status") or {}).get("collisionCount")
-        template = copy.deepcopy(sp.spec(d).get("template") or {})
+        template = clone(sp.spec(d).get("template") or {})
         pod_hash = template_hash(template, collision)
         tmeta = template.setdefault("metadata", {})
         tmeta["labels"] = {**(tmeta.get("labels") or {}), sp.HASH_LABEL: pod_hash}
-        selector = copy.deepcopy(sp.spec(d).get("selector") or {})
+        selector = clone(sp.spec(d).get("selector") or {})
         selector["matchLabels"] = {**(selector.get("matchLabels") or {}), sp.HASH_LABEL: pod_hash}
         name = f"{meta['name']}-{pod_hash}"
         posts = fenceposts(d)
@@ -228,7 +233,7 @@ class DeploymentController:
         revisions.set_new_rs_annotations(sp.annotations(d), notes, revision, False,
                                          sp.replicas(d), sp.replicas(d) + posts.surge)
         rs["metadata"]["annotations"] = notes
-        status = copy.deepcopy(d.get("status") or {})
+        status = clone(d.get("status") or {})
         try:
             created = self.cluster.create(REPLICASETS, rs)
         except ApiError as exc:

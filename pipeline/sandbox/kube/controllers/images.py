@@ -6,6 +6,9 @@ Simulated behaviour per image (default: ready instantly), settable at run time t
   never_ready          Running, never Ready (a rollout stalls -> ProgressDeadlineExceeded)
   crash                CrashLoopBackOff with a rising restartCount
   pull_error           the image cannot be pulled: Pending, ErrImagePull then ImagePullBackOff
+  stop_seconds         seconds the container takes to exit after SIGTERM (default 0.5; capped
+                       by the pod's grace period): how long a deleted pod stays Terminating
+  ignore_sigterm       the container exits only when SIGKILLed at the end of the grace period
 An image matches a behaviour by its full reference (``ghcr.io/acme/app:1.2``), then its
 name without tag (``ghcr.io/acme/app``), then its repository (``app``).
 
@@ -27,6 +30,8 @@ class Behaviour:
     crash: bool = False
     crash_period_seconds: float = 1.0   # how often a crashing container "restarts"
     pull_error: bool = False
+    stop_seconds: float = 0.5           # how long the container takes to exit after SIGTERM
+    ignore_sigterm: bool = False        # exits only when killed at the end of the grace period
 
     @classmethod
     def parse(cls, data: Any, where: str) -> "Behaviour":

@@ -20,40 +20,41 @@ from typing import Callable, Protocol
 from pipeline.sandbox.harness import SandboxContext
 from pipeline.sandbox.kube.controllers.images import Behaviour, ImageCatalog
 from pipeline.sandbox.kube.controllers.podstatus import ContainerState, pod_status
-from pipeline.sandbox.kube.controllers.runtime import Clock, WorkQueue
+from pipeline.sandbox.kube.controllers.runtime import Clock, Pacer, WorkQueue
 from pipeline.sandbox.kube.controllers.spec import Obj, format_time, parse_time
 from pipeline.sandbox.kube.objects import ApiError, Cluster
 from pipeline.sandbox.kube.resources import PODS
 
 log = logging.getLogger(__name__)
 Key = tuple[str, str]
+NODE_NAME = "sandbox-node"
 
 
 class Driver(Protocol):
     state: ContainerState
 
     def start(self) -> None: ...
-    async def stop(self) -> None: ...
+    async def stop(self, grace: float | None = None) -> None:
+        """Stop the container: SIGTERM, SIGKILL after ``grace`` seconds (None: the sandbox is
+        shutting down, stop fast). Afterwards ``state`` is terminated with the exit code."""
 
 
 class SimContainer:
     """A container whose behaviour is simulated with timers (no process)."""
 
     def __init__(self, spec: Obj, behaviour: Behaviour, previous: Obj | None,
-                 loop: asyncio.AbstractEventLoop, clock: Clock, notify: Callable[[], None]) -> None:
+                 loop: asyncio.AbstractEventLoop, clock: Clock, notify: Callable[[], None],
+                 pace: Callable[[Callable[[], None]], None] | None = None) -> None:
         self.spec, self.behaviour, self.loop, self.clock, self.notify = spec, behaviour, loop, clock, notify
+        self.pace = pace or (lambda transition: transition())
         self.state = ContainerState(spec.get("name", ""), spec.get("image", ""))
         self._previous = previous or {}
         self._handles: list[asyncio.TimerHandle] = []
 
     def start(self) -> None:
-        now = self.clock()
-        running = (self._previous.get("state") or {}).get("running")
-        started = (parse_time(running.get("startedAt")) if running else None) or now
-        restarts = int(self._previous.get("restartCount") or 0)
         state = self.state
         state.container_id = f"sandbox://{state.name}"
-        state.restart_count = restarts
+        state.restart_count = int(self._previous.get("restartCount") or 0)
         if self.behaviour.pull_error:
             state.reason = "ErrImagePull"
             state.message = f'failed to pull and unpack image "{state.image}": not found'
@@ -62,14 +63,24 @@ class SimContainer:
         if self.behaviour.crash:
             self._crash()
             return
-        state.state, state.reason, state.started_at = "running", "", started
-        if self.behaviour.never_ready:
+        self.pace(self._run)
+
+    def _run(self) -> None:
+        """The container starts (paced: one container start at a time across the kubelet)."""
+        if self.state.state == "terminated":
             return
-        ready_at = started + self.behaviour.ready_after_seconds
-        if ready_at <= now:
-            state.ready = True
-        else:
-            self._later(ready_at - now, self._become_ready)
+        now = self.clock()
+        running = (self._previous.get("state") or {}).get("running")
+        started = (parse_time(running.get("startedAt")) if running else None) or now
+        state = self.state
+        state.state, state.reason, state.started_at = "running", "", started
+        if not self.behaviour.never_ready:
+            ready_at = started + self.behaviour.ready_after_seconds
+            if ready_at <= now:
+                state.ready = True
+            else:
+                self._later(ready_at - now, lambda: self.pace(self._become_ready))
+        self.notify()
 
     def _pull_backoff(self) -> None:
         self.state.reason = "ImagePullBackOff"
@@ -77,8 +88,9 @@ class SimContainer:
         self.notify()
 
     def _become_ready(self) -> None:
-        self.state.ready = True
-        self.notify()
+        if self.state.state == "running":
+            self.state.ready = True
+            self.notify()
 
     def _crash(self) -> None:
         now = self.clock()
@@ -104,24 +116,34 @@ class SimContainer:
     def _later(self, delay: float, fn: Callable[[], None]) -> None:
         self._handles.append(self.loop.call_later(max(0.0, delay), fn))
 
-    async def stop(self) -> None:
+    async def stop(self, grace: float | None = None) -> None:
         for handle in self._handles:
             handle.cancel()
+        if grace is None or self.state.state != "running":
+            self.state.terminate(0 if self.state.state == "running" else 137, self.clock())
+            return
+        takes = grace if self.behaviour.ignore_sigterm else min(self.behaviour.stop_seconds, grace)
+        await asyncio.sleep(takes)
+        killed = self.behaviour.ignore_sigterm or self.behaviour.stop_seconds > grace
+        self.state.terminate(137 if killed else 0, self.clock())
 
 
 @dataclass
 class PodRuntime:
     uid: str
     drivers: list[Driver] = field(default_factory=list)
+    terminating: asyncio.Task[None] | None = None
 
 
 class Kubelet:
     def __init__(self, cluster: Cluster, catalog: ImageCatalog, ctx: SandboxContext,
                  queue_factory: Callable[[Callable[[Key], None], str], WorkQueue],
-                 loop: asyncio.AbstractEventLoop, clock: Clock, log_dir: Path) -> None:
+                 loop: asyncio.AbstractEventLoop, clock: Clock, log_dir: Path,
+                 idle: Callable[[], bool] = lambda: True) -> None:
         self.cluster, self.catalog, self.ctx, self.loop, self.clock = cluster, catalog, ctx, loop, clock
         self.log_dir = log_dir
         self.queue = queue_factory(self.sync, "kubelet")
+        self.pacer = Pacer(loop, idle)
         self.pods: dict[Key, PodRuntime] = {}
         self._stopping: set[asyncio.Task[None]] = set()
         self.config_changed = asyncio.Event()
@@ -142,16 +164,58 @@ class Kubelet:
     def sync(self, key: Key) -> None:
         pod = self.cluster.store.get(PODS, *key)
         runtime = self.pods.get(key)
-        if pod is None or pod["metadata"].get("deletionTimestamp") or (
-                runtime is not None and runtime.uid != pod["metadata"]["uid"]):
-            if runtime is not None:
-                self._teardown(key)
-            if pod is None or pod["metadata"].get("deletionTimestamp"):
-                return
+        if runtime is not None and (pod is None or runtime.uid != pod["metadata"]["uid"]):
+            self._teardown(key)
             runtime = None
+        if pod is None:
+            return
+        if pod["metadata"].get("deletionTimestamp"):
+            self._terminate(key, pod, runtime)
+            return
+        if not (pod.get("spec") or {}).get("nodeName"):
+            self._bind(pod)
+            return
         if runtime is None:
             runtime = self._adopt(key, pod)
         self._write_status(pod, runtime)
+
+    def _bind(self, pod: Obj) -> None:
+        """What the scheduler does for a pod created without a node: bind it to the sandbox node."""
+        pod["spec"]["nodeName"] = NODE_NAME
+        pod["metadata"].pop("resourceVersion", None)
+        try:
+            self.cluster.update(PODS, pod, manager="kube-scheduler")
+        except ApiError as exc:
+            if exc.code != 404:
+                raise
+
+    def _terminate(self, key: Key, pod: Obj, runtime: PodRuntime | None) -> None:
+        """A deleted pod: stop its containers (SIGTERM, SIGKILL at the end of the grace period),
+        report them terminated, then delete the pod for good, as the kubelet's status manager does."""
+        if runtime is None:
+            runtime = PodRuntime(pod["metadata"]["uid"])
+            self.pods[key] = runtime
+        if runtime.terminating is None:
+            grace = float(pod["metadata"].get("deletionGracePeriodSeconds") or 0)
+            runtime.terminating = self.loop.create_task(self._stop_and_delete(key, pod, runtime, grace))
+            self._stopping.add(runtime.terminating)
+            runtime.terminating.add_done_callback(self._stopping.discard)
+        elif runtime.drivers:
+            self._write_status(pod, runtime)
+
+    async def _stop_and_delete(self, key: Key, pod: Obj, runtime: PodRuntime, grace: float) -> None:
+        await asyncio.gather(*(driver.stop(grace) for driver in runtime.drivers), return_exceptions=True)
+        current = self.cluster.store.get(PODS, *key)
+        if current is None or current["metadata"]["uid"] != runtime.uid:
+            return
+        if runtime.drivers:
+            self._write_status(current, runtime)
+        self.pods.pop(key, None)
+        try:
+            self.cluster.delete(PODS, key[0], key[1], grace_period=0)
+        except ApiError as exc:
+            if exc.code != 404:
+                raise
 
     def _adopt(self, key: Key, pod: Obj) -> PodRuntime:
         runtime = PodRuntime(pod["metadata"]["uid"])
@@ -166,13 +230,16 @@ class Kubelet:
                 driver: Driver = ProcessContainer(self, key, pod, container, process, notify)
             else:
                 driver = SimContainer(container, self.catalog.behaviour(image), previous.get(container.get("name")),
-                                      self.loop, self.clock, notify)
+                                      self.loop, self.clock, notify, self.pacer.submit)
             runtime.drivers.append(driver)
             driver.start()
         return runtime
 
     def _teardown(self, key: Key) -> None:
+        """Stop a pod's containers at once (the pod is gone, or the sandbox stops)."""
         runtime = self.pods.pop(key)
+        if runtime.terminating is not None and not runtime.terminating.done():
+            runtime.terminating.cancel()
         for driver in runtime.drivers:
             task = self.loop.create_task(driver.stop())
             self._stopping.add(task)
@@ -185,13 +252,14 @@ class Kubelet:
         pod["status"] = status
         pod["metadata"].pop("resourceVersion", None)
         try:
-            self.cluster.update_status(PODS, pod)
+            self.cluster.update_status(PODS, pod, manager="kubelet")
         except ApiError as exc:
             if exc.code != 404:
                 raise
 
     async def stop(self) -> None:
         self.queue.stop()
+        self.pacer.stop()
         for key in list(self.pods):
             self._teardown(key)
         if self._stopping:

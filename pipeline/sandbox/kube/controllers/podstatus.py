@@ -27,15 +27,25 @@ class ContainerState:
     restart_count: int = 0
     last_terminated: dict[str, Any] | None = None
     exit_code: int | None = None
+    finished_at: float | None = None
     container_id: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
+
+    def terminate(self, exit_code: int, now: float) -> None:
+        """The container has stopped for good (its pod is being deleted)."""
+        self.state, self.ready, self.exit_code, self.finished_at = "terminated", False, exit_code, now
+        self.reason = "Completed" if exit_code == 0 else "Error"
+        self.message = ""
 
     def to_json(self) -> Obj:
         if self.state == "running":
             state: Obj = {"running": {"startedAt": format_time(self.started_at or 0)}}
         elif self.state == "terminated":
             state = {"terminated": {"exitCode": self.exit_code or 0, "reason": self.reason,
-                                    "startedAt": format_time(self.started_at or 0)}}
+                                    "startedAt": format_time(self.started_at or 0),
+                                    "finishedAt": format_time(self.finished_at or self.started_at or 0)}}
+            if self.container_id:
+                state["terminated"]["containerID"] = self.container_id
         else:
             state = {"waiting": {"reason": self.reason, **({"message": self.message} if self.message else {})}}
         out: Obj = {"name": self.name, "image": self.image, "imageID": f"sandbox://{self.image}",
@@ -48,6 +58,8 @@ class ContainerState:
 
 
 def phase(containers: list[ContainerState]) -> str:
+    if containers and all(c.state == "terminated" for c in containers):
+        return "Succeeded" if all(c.exit_code == 0 for c in containers) else "Failed"
     if any(c.state == "running" for c in containers):
         return "Running"
     if any(c.restart_count > 0 for c in containers):
@@ -70,13 +82,15 @@ def pod_status(pod: Obj, containers: list[ContainerState], now: float, pod_ip: s
     previous = pod.get("status") or {}
     all_ready = bool(containers) and all(c.ready for c in containers)
     started = any(c.state != "waiting" or c.restart_count for c in containers)
+    finished = bool(containers) and all(c.state == "terminated" for c in containers)
+    not_ready = "PodCompleted" if finished else "ContainersNotReady"
     status: Obj = {
         "phase": phase(containers),
         "conditions": [
             _cond(previous, "PodReadyToStartContainers", True, now),
             _cond(previous, "Initialized", True, now),
-            _cond(previous, "Ready", all_ready, now, "ContainersNotReady"),
-            _cond(previous, "ContainersReady", all_ready, now, "ContainersNotReady"),
+            _cond(previous, "Ready", all_ready, now, not_ready),
+            _cond(previous, "ContainersReady", all_ready, now, not_ready),
             _cond(previous, "PodScheduled", True, now),
         ],
         "hostIP": HOST_IP, "hostIPs": [{"ip": HOST_IP}],
@@ -88,7 +102,7 @@ def pod_status(pod: Obj, containers: list[ContainerState], now: float, pod_ip: s
         status["podIP"] = pod_ip
         status["podIPs"] = [{"ip": pod_ip}]
     for cond in status["conditions"]:
-        if cond["type"] in ("Ready", "ContainersReady") and cond["status"] == "False":
+        if cond["type"] in ("Ready", "ContainersReady") and cond["status"] == "False" and not finished:
             waiting = [c.name for c in containers if not c.ready]
             cond["message"] = f"containers with unready status: [{' '.join(waiting)}]"
     return status

@@ -13,7 +13,8 @@ For a container whose image repository is in the catalog's process map the kubel
   it probes every 0.1 s (a sandbox shortcut so rollouts are not paced by periodSeconds);
 - restarts an exited (or liveness-failed) process with back-off 1 s, 2 s, ... 30 s,
   reporting ``CrashLoopBackOff`` and a rising ``restartCount``;
-- stops it with SIGTERM, then SIGKILL after the grace period (at most 5 s).
+- stops it with SIGTERM, then SIGKILL after the pod's deletion grace period (at most 5 s when
+  the sandbox itself stops), and reports it terminated with its exit code.
 Output goes to ``<log dir>/<namespace>_<pod>_<container>.log``.
 """
 from __future__ import annotations
@@ -335,27 +336,36 @@ class ProcessContainer:
                 await asyncio.sleep(period)
 
     # --- stopping ---------------------------------------------------------------------
-    async def stop(self) -> None:
+    async def stop(self, grace: float | None = None) -> None:
+        """SIGTERM, SIGKILL after ``grace`` (the pod's deletion grace period; None: the sandbox stops,
+        at most MAX_GRACE), then report the container terminated with its exit code."""
         self._stopping = True
-        grace = float((self.pod.get("spec") or {}).get("terminationGracePeriodSeconds") or 30)
-        await self._kill(min(grace, MAX_GRACE))
+        if grace is None:
+            grace = min(float((self.pod.get("spec") or {}).get("terminationGracePeriodSeconds") or 30), MAX_GRACE)
+        code = await self._kill(grace)
         if self._task is not None:
             self._task.cancel()
             try:
                 await self._task
             except (asyncio.CancelledError, Exception):
                 pass
+        if self.state.state != "terminated":
+            self.state.terminate(code if code is not None else 137, time.time())
 
-    async def _kill(self, grace: float) -> None:
+    async def _kill(self, grace: float) -> int | None:
+        """The exit code as a runtime reports it (128+N when killed by signal N); None: never ran."""
         proc = self.proc
-        if proc is None or proc.returncode is not None:
-            return
-        _signal(proc.pid, signal.SIGTERM)
-        try:
-            await asyncio.wait_for(proc.wait(), grace)
-        except asyncio.TimeoutError:
-            _signal(proc.pid, signal.SIGKILL)
-            await proc.wait()
+        if proc is None:
+            return None
+        if proc.returncode is None:
+            _signal(proc.pid, signal.SIGTERM)
+            try:
+                await asyncio.wait_for(proc.wait(), grace)
+            except asyncio.TimeoutError:
+                _signal(proc.pid, signal.SIGKILL)
+                await proc.wait()
+        code = proc.returncode or 0
+        return 128 - code if code < 0 else code
 
 
 def _signal(pid: int, sig: int) -> None:

@@ -6,11 +6,11 @@ epoch seconds passed in (written as RFC 3339 seconds), so every function here is
 """
 from __future__ import annotations
 
-import copy
 from dataclasses import dataclass
 from typing import Any
 
 from pipeline.sandbox.kube.controllers.spec import format_time, parse_time
+from pipeline.sandbox.kube.store import clone
 
 Status = dict[str, Any]
 INT_FIELDS = ("observedGeneration", "replicas", "updatedReplicas", "readyReplicas",
@@ -90,7 +90,7 @@ def calculate_status(old: Status, counts: Counts, generation: int, replicas: int
     if old.get("collisionCount") is not None:
         status["collisionCount"] = old["collisionCount"]
     if old.get("conditions"):
-        status["conditions"] = copy.deepcopy(old["conditions"])
+        status["conditions"] = clone(old["conditions"])
     if counts.available >= replicas - max_unavailable:
         set_condition(status, condition(AVAILABLE, "True", *MIN_AVAILABLE, now))
     else:
@@ -131,7 +131,7 @@ def timed_out(status: Status, deadline: int | None, now: float) -> bool:
 def rollout_status(old: Status, new: Status, new_rs_name: str | None, deploy_name: str,
                    replicas: int, generation: int, deadline: int | None, now: float) -> Status:
     """syncRolloutStatus's condition logic, applied to the freshly calculated ``new``."""
-    new = copy.deepcopy(new)
+    new = clone(new)
     if deadline is None:
         remove_condition(new, PROGRESSING)
         return new

@@ -6,7 +6,6 @@ template's labels and annotations and a controller ownerReference to the RS. Dec
 """
 from __future__ import annotations
 
-import copy
 import random
 from typing import Callable
 
@@ -17,18 +16,20 @@ from pipeline.sandbox.kube.controllers.spec import Obj, controller_ref, controll
 from pipeline.sandbox.kube.controllers.templates import random_suffix
 from pipeline.sandbox.kube.objects import ApiError, Cluster
 from pipeline.sandbox.kube.resources import PODS, REPLICASETS
+from pipeline.sandbox.kube.store import clone
 
 NODE_NAME = "sandbox-node"
 Key = tuple[str, str]
 
 
 def owned_pods(cluster: Cluster, rs: Obj) -> list[Obj]:
+    """The RS's pods (controller ownerReference), as read-only views from the owner index."""
     uid = rs["metadata"]["uid"]
-    return cluster.list(PODS, rs["metadata"].get("namespace", ""), lambda p: controller_uid(p) == uid)
+    return [p for p in cluster.owned(PODS, uid) if controller_uid(p) == uid]
 
 
 def new_pod(rs: Obj, name: str) -> Obj:
-    template = copy.deepcopy((rs.get("spec") or {}).get("template") or {})
+    template = clone((rs.get("spec") or {}).get("template") or {})
     tmeta = template.get("metadata") or {}
     meta: Obj = {"name": name, "generateName": rs["metadata"]["name"] + "-",
                  "namespace": rs["metadata"].get("namespace", ""),

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections import deque
 from typing import Callable, Hashable
 
 from pipeline.sandbox.kube.objects import ApiError
@@ -32,6 +33,10 @@ class WorkQueue:
             return
         self._pending.add(key)
         self._loop.call_soon(self._run, key)
+
+    def idle(self) -> bool:
+        """No reconcile waiting to run (timers do not count)."""
+        return not self._pending
 
     def add_at(self, key: Hashable, when: float) -> None:
         """Reconcile ``key`` at wall-clock time ``when`` (epoch seconds)."""
@@ -76,3 +81,46 @@ class WorkQueue:
             return
         delay = min(0.005 * 2 ** count, 5.0)
         self.add_at(key, self._clock() + delay)
+
+
+class Pacer:
+    """Runs submitted transitions one at a time, each once every controller queue is idle.
+
+    The simulated kubelet starts containers through it: a real kubelet's pods become
+    ready one by one, seconds apart, while the controllers react in milliseconds; so each
+    start is seen (and reacted to) by the ReplicaSet and Deployment controllers before the
+    next, and an instant rollout takes as many steps as on a real cluster. Deterministic:
+    no timing is involved, only "the controllers have nothing left to do".
+    """
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, idle: Callable[[], bool]) -> None:
+        self._loop, self._idle = loop, idle
+        self._waiting: deque[Callable[[], None]] = deque()
+        self._scheduled = False
+        self._stopped = False
+
+    def submit(self, transition: Callable[[], None]) -> None:
+        if not self._stopped:
+            self._waiting.append(transition)
+            self._schedule()
+
+    def stop(self) -> None:
+        self._stopped = True
+        self._waiting.clear()
+
+    def _schedule(self) -> None:
+        if not self._scheduled and self._waiting:
+            self._scheduled = True
+            self._loop.call_soon(self._step)
+
+    def _step(self) -> None:
+        self._scheduled = False
+        if self._stopped or not self._waiting:
+            return
+        if self._idle():
+            transition = self._waiting.popleft()
+            try:
+                transition()
+            except Exception:  # a bad transition must not stall every later start
+                log.exception("paced transition failed")
+        self._schedule()

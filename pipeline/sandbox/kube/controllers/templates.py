@@ -10,12 +10,12 @@ collisionCount as 4 little-endian bytes when set), its decimal digits mapped thr
 """
 from __future__ import annotations
 
-import copy
 import json
 import random
 from typing import Any
 
 from pipeline.sandbox.kube.controllers.spec import HASH_LABEL, Obj
+from pipeline.sandbox.kube.store import clone
 
 ALPHANUMS = "bcdfghjklmnpqrstvwxz2456789"
 
@@ -36,7 +36,7 @@ def canonical(value: Any) -> Any:
 
 
 def without_hash(template: Obj) -> Obj:
-    template = copy.deepcopy(template or {})
+    template = clone(template or {})
     labels = (template.get("metadata") or {}).get("labels")
     if labels:
         labels.pop(HASH_LABEL, None)
