@@ -6,8 +6,10 @@ imports. :func:`tasks_of` reads a module under ``pipeline/cli/`` with :mod:`ast`
 :class:`~pipeline.cli.options.CliTask` per ``@task`` function, with the same signature, help and
 docstring; its body imports the module only when the task runs, then calls the real function.
 
-A task written so that it cannot be read statically (a computed ``help=``, ``*args``) is not
-an error: that module is imported and its tasks are taken as they are (slower to list).
+Defaults and ``@task(...)`` arguments must be literals, or names of module-level constants
+assigned a literal (``timeout=DEFAULT_TIMEOUT``). A task written so that it cannot be read
+statically (a computed ``help=``, ``*args``) is not an error: that module is imported and its
+tasks are taken as they are (slower to list).
 """
 from __future__ import annotations
 
@@ -46,11 +48,29 @@ def tasks_of(module: str) -> list[Task]:
     if path is None:
         return []
     tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    constants = module_constants(tree)
     try:
-        return [_lazy_task(module, node) for node in tree.body
+        return [_lazy_task(module, node, constants) for node in tree.body
                 if isinstance(node, ast.FunctionDef) and _task_decorator(node) is not None]
     except NotStatic:
         return imported_tasks(module)
+
+
+def module_constants(tree: ast.Module) -> dict[str, Any]:
+    """``NAME = <literal>`` at the module's top level -> {NAME: value}."""
+    constants = {}
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
+            target, value = node.targets[0].id, node.value
+        elif isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name) and node.value is not None:
+            target, value = node.target.id, node.value
+        else:
+            continue
+        try:
+            constants[target] = ast.literal_eval(value)
+        except ValueError:
+            continue
+    return constants
 
 
 def collection_of(module: str, name: str) -> Collection:
@@ -81,14 +101,14 @@ def _task_decorator(node: ast.stmt) -> ast.expr | None:
     return None
 
 
-def _lazy_task(module: str, node: ast.FunctionDef) -> Task:
+def _lazy_task(module: str, node: ast.FunctionDef, constants: dict[str, Any]) -> Task:
     decorator = _task_decorator(node)
-    options = _decorator_options(decorator)
-    body = _deferred(module, node.name, _signature(node), ast.get_docstring(node, clean=False))
+    options = _decorator_options(decorator, constants)
+    body = _deferred(module, node.name, _signature(node, constants), ast.get_docstring(node, clean=False))
     return CliTask(body, **options)
 
 
-def _decorator_options(decorator: ast.expr | None) -> dict[str, Any]:
+def _decorator_options(decorator: ast.expr | None, constants: dict[str, Any]) -> dict[str, Any]:
     if not isinstance(decorator, ast.Call):
         return {}
     if decorator.args:
@@ -97,25 +117,37 @@ def _decorator_options(decorator: ast.expr | None) -> dict[str, Any]:
     for keyword in decorator.keywords:
         if keyword.arg not in MIRRORED:
             raise NotStatic(f"@task({keyword.arg}=...)")
-        options[keyword.arg] = _literal(keyword.value)
+        options[keyword.arg] = _literal(keyword.value, constants)
     return options
 
 
-def _signature(node: ast.FunctionDef) -> inspect.Signature:
+def _signature(node: ast.FunctionDef, constants: dict[str, Any]) -> inspect.Signature:
     args = node.args
     if args.vararg or args.kwarg or args.posonlyargs:
         raise NotStatic("*args, **kwargs or positional-only parameters")
     empty = inspect.Parameter.empty
-    defaults = [empty] * (len(args.args) - len(args.defaults)) + [_literal(d) for d in args.defaults]
+    defaults = [empty] * (len(args.args) - len(args.defaults)) + [_literal(d, constants) for d in args.defaults]
     parameters = [inspect.Parameter(a.arg, inspect.Parameter.POSITIONAL_OR_KEYWORD, default=d)
                   for a, d in zip(args.args, defaults)]
     parameters += [inspect.Parameter(a.arg, inspect.Parameter.KEYWORD_ONLY,
-                                     default=empty if d is None else _literal(d))
+                                     default=empty if d is None else _literal(d, constants))
                    for a, d in zip(args.kwonlyargs, args.kw_defaults)]
     return inspect.Signature(parameters)
 
 
-def _literal(node: ast.expr) -> Any:
+def _literal(node: ast.expr, constants: dict[str, Any]) -> Any:
+    """A literal, where a module constant's name may stand for its value (also inside containers)."""
+    if isinstance(node, ast.Name):
+        if node.id not in constants:
+            raise NotStatic(node.id)
+        return constants[node.id]
+    if isinstance(node, ast.Dict):
+        if any(key is None for key in node.keys):
+            raise NotStatic(ast.unparse(node))
+        return {_literal(k, constants): _literal(v, constants) for k, v in zip(node.keys, node.values)}  # type: ignore[arg-type]
+    if isinstance(node, (ast.List, ast.Tuple)):
+        items = [_literal(e, constants) for e in node.elts]
+        return items if isinstance(node, ast.List) else tuple(items)
     try:
         return ast.literal_eval(node)
     except ValueError:

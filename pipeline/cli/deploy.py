@@ -78,7 +78,7 @@ def _interrupt(signum: int, frame: object) -> None:
     "image": "image to deploy, [registry/]name:tag or @sha256:digest (default: the one in the manifests)",
     "dry-run": "stop after the plan (server-side dry run); change nothing",
     "skip": "preflight check to skip (repeatable, or a comma list; recorded in the result and audit log): "
-            "status-page, api-auth, rate-limit, sdk-pin, revision, secrets, hardcoded-keys",
+            "status-page, api-auth, rate-limit, sdk-pin, revision, secrets, hardcoded-keys, oauth",
     "json": "print the full result as JSON on stdout (narration goes to stderr)",
     "json-file": "also write the result JSON to this file (the CI artifact)",
     "config": "configuration file (default pipeline.toml)",

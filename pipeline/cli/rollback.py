@@ -314,8 +314,8 @@ def _scrubber(built: factory.Built) -> Callable[[str], str]:
 
 @task(help={
     "env": "environment in pipeline.toml (required): local (the sandbox), staging, prod",
-    "via": "mechanisms, comma separated: flag,undo,git (default: the environment's rollback.via); "
-           "the flag always runs first",
+    "via": "mechanisms, comma separated: flag,undo,git, among those the environment's rollback.via allows "
+           "(default: all of them); the flag always runs first",
     "to-revision": "rollout undo to this revision (default: the newest release a deploy verified, never a "
                    "rejected one, from the release records; without records: the previous revision; after an "
                    "interrupted deploy: the release that was serving before it)",
