@@ -127,7 +127,8 @@ def test_unknown_skip_is_a_usage_error():
         parse_skip(["revision,dns"])
 
 
-def test_missing_private_key_is_a_configuration_error(config, make_app, environ):
+def test_missing_private_key_is_a_configuration_error(config, make_app, environ, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)          # a .sandbox/env left in the working directory must not supply it
     env = environ()
     del env["KLAVIYO_PRIVATE_KEY"]
     cfg = load_config("local", CONFIG_FILE, environ=env)

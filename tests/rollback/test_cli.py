@@ -28,6 +28,9 @@ api_url = "{flags_url}"
 stream_url = "{flags_url}"
 events_url = "{flags_url}"
 observe_timeout_seconds = 1
+[env.test.https]
+allow_http = ["flags.api_url", "flags.stream_url", "flags.events_url"]
+reason = "a loopback test server"
 [env.test.rollback]
 via = ["git"]
 git_push_branch = "main"
@@ -37,6 +40,9 @@ api_url = "{flags_url}"
 stream_url = "{flags_url}"
 events_url = "{flags_url}"
 observe_timeout_seconds = 1
+[env.both.https]
+allow_http = ["flags.api_url", "flags.stream_url", "flags.events_url"]
+reason = "a loopback test server"
 [env.both.rollback]
 via = ["git", "flag"]
 git_push_branch = "main"
@@ -188,6 +194,9 @@ def kube_config(path: Path, kubeconfig: Path, deployment: str) -> str:
 kubeconfig = "{kubeconfig}"
 deployment = "{deployment}"
 container = "app"
+[env.test.https]
+allow_http = ["flags.api_url", "flags.stream_url", "flags.events_url"]
+reason = "a loopback test server"
 [env.test.rollback]
 via = ["undo"]
 """)

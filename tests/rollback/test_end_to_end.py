@@ -48,6 +48,9 @@ stream_url = "{ld}"
 events_url = "{ld}"
 project = "klaviyo-sync"
 environment = "local"
+[env.test.https]
+allow_http = ["flags.api_url", "flags.stream_url", "flags.events_url"]
+reason = "the sandbox's stand-ins on loopback"
 [env.test.rollback]
 via = ["undo", "flag"]
 """)
