@@ -89,6 +89,17 @@ class Timeline:
         self.http = httpx.Client(base_url=url, timeout=5)
         self.runs: list[dict] = []
 
+    def settle(self, timeout: float = 120) -> None:
+        """Untimed, before a run: the good version complete and no pod of the bad one left, so that a
+        run never sees the previous run's bad pods."""
+        deadline = time.perf_counter() + timeout
+        while time.perf_counter() < deadline:
+            pods = self.http.get(PODS, params={"labelSelector": "app=klaviyo-sync"}).json()["items"]
+            if not any(image(p["spec"]) == BAD for p in pods) and restored(self.http.get(DEPLOYMENT).json()):
+                return
+            time.sleep(0.1)
+        raise RuntimeError("the cluster did not settle on the good version between runs")
+
     def restore_seconds(self, started: float, timeout: float = 180) -> float | None:
         bad_ready_at = restored_at = None
         most_bad = 0
@@ -119,7 +130,7 @@ def comparison(standins: Standins, timeline: Timeline) -> Comparison:
     def figure(started: float) -> float | None:
         return timeline.restore_seconds(started)
 
-    options = dict(env=standins.env, cwd=str(ROOT), figure=figure, timeout=300)
+    options = dict(env=standins.env, cwd=str(ROOT), figure=figure, timeout=300, prepare=timeline.settle)
     return Comparison("deploy-rollback", "bad-auth release: first bad pod Ready -> previous version fully available",
                       Command.of("invoke deploy (auto rollback)",
                                  [INVOKE, "deploy", "--env", "local", "--image", BAD, "--config", str(config)],

@@ -96,6 +96,8 @@ class Samples:
 def summarise(samples: Samples, target: float | None) -> Summary:
     if not samples.ours or len(samples.ours) != len(samples.baseline):
         raise ValueError("need as many runs of ours as of the baseline, at least one")
+    if min(samples.ours + samples.baseline) <= 0:
+        raise BenchError("a figure of 0 s: the measurement saw the end before the start")
     ratios = [a / b for a, b in zip(samples.ours, samples.baseline)]
     return Summary(Spread.of(samples.ours), Spread.of(samples.baseline), Spread.of(ratios), target,
                    len(samples.ours))
@@ -180,7 +182,7 @@ def run_all(comparisons: Sequence[Comparison], out: Callable[[str], None] = prin
     for comparison in comparisons:
         try:
             summary = measure(comparison)
-        except (BenchError, subprocess.TimeoutExpired) as error:
+        except (RuntimeError, subprocess.TimeoutExpired) as error:   # BenchError, a failed prepare
             out(f"{comparison.name}: FAILED: {error}")
             missed.append(comparison.name)
             continue

@@ -38,6 +38,8 @@ def test_uneven_or_empty_samples_are_refused():
         summarise(Samples(ours=[1.0], baseline=[]), 1.0)
     with pytest.raises(ValueError):
         summarise(Samples(), 1.0)
+    with pytest.raises(BenchError, match="0 s"):
+        summarise(Samples(ours=[1.0] * 5, baseline=[1.0, 1.0, 0.0, 1.0, 1.0]), 1.0)
 
 
 def comparison(ours: Command, baseline: Command, target: float | None = 100.0, runs: int = 5) -> Comparison:
