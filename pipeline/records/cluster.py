@@ -32,7 +32,8 @@ class ConfigMapDriver:
     """Records as ConfigMaps in ``namespace``, through a ``kubernetes`` ApiClient."""
 
     def __init__(self, api_client: Any, namespace: str, timeout: float = 10.0) -> None:
-        self._api_client, self._core = api_client, None
+        self._api_client: Any = api_client
+        self._core: Any = None
         self.namespace, self.timeout = namespace, timeout
         self.name = f"configmaps in namespace {namespace}"
 
