@@ -83,9 +83,12 @@ class DeployEffects:
         """Before an effect that may change the cluster: the intent, in the Lease."""
         if self.lock is None or self.intent is None:
             return
+        # Before the rollback runs, the intent already says it may turn the kill switch off: a
+        # process killed right after the flag PATCH must still leave "put it back" behind.
+        may_turn_off = state.phase is Phase.ROLLBACK and "flag" in self.config.rollback.via
         self.intent = dataclasses.replace(self.intent, phase=state.stage, changed=state.changed,
                                           verified=state.verified, flag_before=state.flag_before,
-                                          flag_turned_off=state.flag_turned_off)
+                                          flag_turned_off=state.flag_turned_off or may_turn_off)
         retry.call(lambda: self.lock.record(in_flight=self.intent.to_json()) if self.lock and self.intent else None)
 
     def close(self, keep_record: bool, outcome: dict[str, Any] | None = None) -> None:

@@ -86,7 +86,7 @@ class Intent:
     from_template: dict[str, Any] | None = None   # the serving release's pod template (None: no Deployment)
     from_image: str | None = None
     flag_before: bool | None = None               # None: the kill switch is not used in this environment
-    flag_turned_off: bool = False                 # this deploy turned it OFF (restore to flag_before)
+    flag_turned_off: bool = False                 # this deploy turned (or may have turned) it OFF: restore flag_before
     kill_switch_off_accepted: bool = False
     phase: str = Phase.VALIDATE.value
     changed: bool = False                         # the cluster may have been written to

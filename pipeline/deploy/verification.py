@@ -208,8 +208,9 @@ class _Run:
 
     def _rounds(self, window: Window) -> Verification:
         deadline = self.start + self.seconds
+        interval = self.v.settings.scrape_interval_seconds
         while True:
-            wait = max(0.0, min(self.v.settings.scrape_interval_seconds, deadline - self.v.clock()))
+            wait = max(0.0, min(interval, deadline - self.v.clock()))
             if self.v.sleep(wait) or self.v.stop.is_set():
                 return self._result(self._verdicts() + [interrupted(self.v.clock() - self.start)])
             self.v.provider.observe(window, list(self.pods()))
@@ -221,6 +222,7 @@ class _Run:
                 return self._result(self._verdicts())
             if self.v.clock() >= deadline:
                 return self._finish()
+            interval = next_interval(interval, status, self.v.settings.scrape_interval_seconds)
 
     def _finish(self) -> Verification:
         if self.bake and overall(self._verdicts()) != FAIL:
@@ -253,6 +255,19 @@ class _Run:
     def _result(self, verdicts: list[Verdict]) -> Verification:
         return Verification(self.stage, verdicts, self.v.clock() - self.start,
                             self.v.requests - self.requests_before, self.rounds)
+
+
+BAKE_MAX_INTERVAL_SECONDS = 30.0
+
+
+def next_interval(interval: float, status: str, base: float) -> float:
+    """The bake's next scrape interval (pure). While every verdict passes, the counters are
+    cumulative, so sparser scrapes lose no evidence: the interval doubles, up to 30 s, which bounds
+    how late a breach is seen. Anything but a pass goes back to ``base``. A 40 s bake then costs a
+    couple of rounds more than a 10 s one, not four times as many (issue 12: O(gates))."""
+    if status != PASS:
+        return base
+    return max(base, min(interval * 2, BAKE_MAX_INTERVAL_SECONDS))
 
 
 # --------------------------------------------------------------------------- wiring

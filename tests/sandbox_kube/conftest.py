@@ -4,10 +4,11 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import time
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 import httpx
 import pytest
@@ -45,6 +46,30 @@ class Kube:
     def api_client(self) -> k8s.ApiClient:
         config = k8s.Configuration(host=self.url)
         return k8s.ApiClient(config)
+
+    def images(self, behaviours: dict[str, Any]) -> None:
+        """Set simulated image behaviours through the controllers' admin route."""
+        response = httpx.put(self.url + "/_sandbox/images", json=behaviours, timeout=10)
+        assert response.status_code == 200, response.text
+
+
+def wait_until(predicate: Callable[[], Any], timeout: float = 20) -> Any:
+    """Poll from the test thread until ``predicate()`` is truthy (the stand-in itself never polls)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.05)
+    raise AssertionError(f"condition not reached within {timeout} s")
+
+
+@pytest.fixture
+def apps(kube: Kube) -> k8s.AppsV1Api:
+    """AppsV1Api on the API stand-in, with deployment "web" (2 replicas) created."""
+    api = k8s.AppsV1Api(kube.api_client())
+    api.create_namespaced_deployment("default", deployment("web"))
+    return api
 
 
 def _start(tmp_path: Path, controllers: bool, monkeypatch: pytest.MonkeyPatch,

@@ -14,12 +14,6 @@ from pipeline.sandbox.kube import faults_client
 from tests.sandbox_kube.conftest import Kube, deployment
 
 
-@pytest.fixture
-def apps(kube: Kube) -> k8s.AppsV1Api:
-    api = k8s.AppsV1Api(kube.api_client())
-    api.create_namespaced_deployment("default", deployment("web"))
-    return api
-
 
 def no_retries(kube: Kube) -> k8s.ApiClient:
     """The python client without urllib3's own retries, so a dropped GET is seen, not retried."""

@@ -14,12 +14,6 @@ from pipeline.sandbox.kube import resources as R
 from tests.sandbox_kube.conftest import Kube, deployment
 
 
-@pytest.fixture
-def apps(kube: Kube) -> k8s.AppsV1Api:
-    api = k8s.AppsV1Api(kube.api_client())
-    api.create_namespaced_deployment("default", deployment("web"))
-    return api
-
 
 def test_list_and_read(kube: Kube, apps: k8s.AppsV1Api) -> None:
     listed = apps.list_namespaced_deployment("default")

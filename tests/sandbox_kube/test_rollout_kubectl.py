@@ -6,14 +6,12 @@ write: status, conditions, ReplicaSet revisions and change-causes).
 from __future__ import annotations
 
 import json
-import time
 
-import httpx
 import pytest
 
 from pipeline.sandbox.kube.resources import PODS, REPLICASETS
 
-from tests.sandbox_kube.conftest import Kube
+from tests.sandbox_kube.conftest import Kube, wait_until
 
 pytestmark = pytest.mark.kubectl
 
@@ -37,11 +35,6 @@ def status(kube: Kube, *extra: str, check: bool = True):
     return kube.kubectl("rollout", "status", "deploy/web", "--timeout=60s", *extra, check=check)
 
 
-def images(kube: Kube, behaviours: dict) -> None:
-    response = httpx.put(kube.url + "/_sandbox/images", json=behaviours, timeout=10)
-    assert response.status_code == 200, response.text
-
-
 def live_pods(kube: Kube) -> list[dict]:
     """Pods not being deleted (deleted pods stay Terminating a moment, as on a real cluster)."""
     pods = kube.sandbox.call(lambda: kube.cluster.list(PODS, "default"))
@@ -50,12 +43,10 @@ def live_pods(kube: Kube) -> list[dict]:
 
 def settled_pods(kube: Kube, count: int) -> list[dict]:
     """The pods once every deleted one has gone."""
-    deadline = time.monotonic() + 20
-    while True:
+    def listed() -> list[dict] | None:
         pods = kube.sandbox.call(lambda: kube.cluster.list(PODS, "default"))
-        if len(pods) == count or time.monotonic() > deadline:
-            return pods
-        time.sleep(0.05)
+        return pods if len(pods) == count else None
+    return wait_until(listed)
 
 
 def replicasets(kube: Kube) -> dict[str, dict]:
@@ -86,7 +77,7 @@ def test_set_image_then_rollout_status_succeeds(kube_with_controllers: Kube) -> 
 def test_rollout_status_reports_exceeded_progress_deadline(kube_with_controllers: Kube) -> None:
     kube = kube_with_controllers
     create(kube, replicas=2, progressDeadlineSeconds=2)
-    images(kube, {"nginx:broken": {"never_ready": True}})
+    kube.images({"nginx:broken": {"never_ready": True}})
     kube.kubectl("set", "image", "deploy/web", "web=nginx:broken")
     done = status(kube, check=False)
     assert done.returncode == 1
@@ -100,7 +91,7 @@ def test_rollout_status_reports_exceeded_progress_deadline(kube_with_controllers
 def test_rollout_status_timeout(kube_with_controllers: Kube) -> None:
     kube = kube_with_controllers
     create(kube, replicas=2)
-    images(kube, {"nginx:slow": {"never_ready": True}})
+    kube.images({"nginx:slow": {"never_ready": True}})
     kube.kubectl("set", "image", "deploy/web", "web=nginx:slow")
     done = kube.kubectl("rollout", "status", "deploy/web", "--timeout=2s", check=False)
     assert done.returncode == 1

@@ -35,6 +35,7 @@ from typing import Any, Awaitable, Callable
 from aiohttp import web
 
 from pipeline.sandbox.kube import resources as R
+from pipeline.sandbox.kube.objects import ApiError
 from pipeline.sandbox.kube.routing import resolve, split
 
 ACTIONS = ("status", "drop", "delay")
@@ -167,7 +168,7 @@ def status_body(fault: Fault, path: str) -> dict[str, Any]:
             if code == 409:
                 message = (f'Operation cannot be fulfilled on {target.resource.qualified} "{target.name or ""}": '
                            f"{message}")
-        except Exception:  # noqa: BLE001 - a path that names no resource gets no details
+        except ApiError:   # a path that names no resource gets no details
             details = {}
     if fault.retry_after is not None and code in (429, 503, 504, 500):
         details["retryAfterSeconds"] = fault.retry_after

@@ -234,8 +234,9 @@ class ResourceHandlers:
         query = request.query
         if query.get("watch", "").lower() in ("1", "true"):
             return await self.watch(request, target, predicate)
-        items, rv = self.cluster.store.list(target.resource, target.namespace, predicate)
-        return self.render(request, target.resource, items, rv=rv)
+        store = self.cluster.store   # rendering only reads: the stored objects themselves, no copies
+        items = list(store.scan(target.resource, target.namespace, predicate))
+        return self.render(request, target.resource, items, rv=store.resource_version)
 
     async def watch(self, request: web.Request, target: Target, predicate: Callable[[Obj], bool]) -> web.StreamResponse:
         query = request.query

@@ -124,14 +124,13 @@ def diff(old: Obj, new: Obj) -> tuple[set[Path], set[Path]]:
     def walk(path: Path, before: Any, after: Any) -> None:
         if before == after:
             return
-        kids_before = dict(_children(path, before) or ()) if before is not None else None
-        kids_after = dict(_children(path, after) or ()) if after is not None else None
-        if kids_before is None or kids_after is None or type(before) is not type(after):
+        below_before, below_after = _children(path, before), _children(path, after)
+        if below_before is None or below_after is None or type(before) is not type(after):
             changed.add(path)
-            if kids_after:
-                for element, child in kids_after.items():
-                    everything(path + (element,), child, changed)
+            for element, child in below_after or ():
+                everything(path + (element,), child, changed)
             return
+        kids_before, kids_after = dict(below_before), dict(below_after)
         for element, child in kids_after.items():
             if element not in kids_before:
                 everything(path + (element,), child, changed)
@@ -372,9 +371,12 @@ def apply(found: list[Entry], live: Obj, merged: Obj, config: Obj, manager: str,
     taken = {p for _, p in conflicts}
     result = [Entry(e.manager, e.operation, e.api_version, e.time, e.fields - taken, e.subresource)
               if taken & e.fields else e for e in others]
-    for path in sorted(previous - claimed, key=len, reverse=True):
-        if not _owned_by_others(path, result) and not any(c[:len(path)] == path for c in claimed):
-            remove(merged, path)
+    removed: set[Path] = set()
+    for path in sorted(previous - claimed, key=len):
+        if _under(path, removed) or _owned_by_others(path, result) or any(c[:len(path)] == path for c in claimed):
+            continue
+        remove(merged, path)
+        removed.add(path)
     unchanged = previous == claimed and live == merged
     mine = next((e for e in found if e.identity == identity), None)
     time = mine.time if unchanged and mine is not None else now

@@ -24,6 +24,7 @@ all defaulting and checks run, the result is returned, nothing is stored.
 """
 from __future__ import annotations
 
+import builtins
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -96,16 +97,16 @@ class Cluster:
         return obj
 
     def list(self, resource: Resource, namespace: str | None = None,
-             predicate: Callable[[Obj], bool] | None = None) -> list[Obj]:
+             predicate: Callable[[Obj], bool] | None = None) -> builtins.list[Obj]:
         return self.store.list(resource, namespace, predicate)[0]
 
-    def owned(self, resource: Resource, owner_uid: str) -> list[Obj]:
+    def owned(self, resource: Resource, owner_uid: str) -> builtins.list[Obj]:
         """Read-only views of the ``resource`` objects ``owner_uid`` owns (an index lookup, no copies):
         for controllers' hot paths; never change them, write through the Cluster."""
         return self.store.owned(owner_uid, resource)
 
     # writes
-    def create(self, resource: Resource, obj: Obj, dry_run: bool = False, manager: str = CONTROLLER_MANAGER,
+    def create(self, resource: Resource, obj: Obj, dry_run: bool = False, manager: str | None = CONTROLLER_MANAGER,
                operation: str = "Update") -> Obj:
         """POST (``operation="Update"``: the creator owns every field it stored, defaults included)
         or the create of a server-side apply (``"Apply"``: the applier owns what it sent)."""
@@ -122,7 +123,7 @@ class Cluster:
         if self.store.exists(resource, namespace, meta["name"]):
             raise already_exists(resource, meta["name"])
         obj["apiVersion"], obj["kind"] = resource.api_version, resource.kind
-        if operation == "Apply":
+        if operation == "Apply" and manager is not None:
             meta["managedFields"] = managed.to_json([managed.Entry(manager, "Apply", resource.api_version,
                                                                    _now_text(self.clock), claimed)])
         elif manager is not None:
@@ -134,7 +135,7 @@ class Cluster:
             return _dry(resource, obj, self.store.resource_version)
         return self.store.create(resource, obj)
 
-    def update(self, resource: Resource, obj: Obj, dry_run: bool = False, manager: str = CONTROLLER_MANAGER,
+    def update(self, resource: Resource, obj: Obj, dry_run: bool = False, manager: str | None = CONTROLLER_MANAGER,
                subresource: str | None = None) -> Obj:
         obj = clone(obj)
         meta = obj["metadata"]
@@ -162,7 +163,7 @@ class Cluster:
         return self._store_update(resource, obj, old, dry_run)
 
     def update_status(self, resource: Resource, obj: Obj, dry_run: bool = False,
-                      manager: str = CONTROLLER_MANAGER) -> Obj:
+                      manager: str | None = CONTROLLER_MANAGER) -> Obj:
         meta = obj["metadata"]
         old = self.get(resource, meta.get("namespace", ""), meta["name"])
         self._check_version(resource, obj, old)
@@ -198,8 +199,8 @@ class Cluster:
         result = {**{k: v for k, v in merged.items() if k not in merged_view}, **result_view}
         result["metadata"]["managedFields"] = managed.to_json(fields)
         if subresource == "status":
-            return self.update_status(resource, result, dry_run=dry_run, manager=None)  # type: ignore[arg-type]
-        return self.update(resource, result, dry_run=dry_run, manager=None)  # type: ignore[arg-type]
+            return self.update_status(resource, result, dry_run=dry_run, manager=None)   # booked above
+        return self.update(resource, result, dry_run=dry_run, manager=None)
 
     def delete(self, resource: Resource, namespace: str, name: str, dry_run: bool = False,
                grace_period: int | None = None, propagation: str | None = None) -> Obj:
@@ -283,6 +284,8 @@ class Cluster:
         meta = current["metadata"]
         if resource.kind != "Pod" or grace >= int(meta.get("deletionGracePeriodSeconds") or 0):
             return current
+        if grace == 0 and not meta.get("finalizers"):   # the kubelet's final delete: gone, no update first
+            return current if dry_run else self._remove(resource, current)
         shorter = clone(current)
         shorter["metadata"].update({"deletionTimestamp": _now_text(lambda: self.clock() + grace),
                                     "deletionGracePeriodSeconds": grace})

@@ -14,6 +14,7 @@ the HTTP handlers and the controllers.
 """
 from __future__ import annotations
 
+import builtins
 import itertools
 import json
 import uuid
@@ -90,7 +91,7 @@ class Store:
         self._dependents: dict[str, set[Key]] = {}
         self._rv = 0
         self._history: deque[Event] = deque(maxlen=history)
-        self._listeners: list[Callable[[Event], None]] = []
+        self._listeners: builtins.list[Callable[[Event], None]] = []
         self._ids = itertools.count()
         self.counters: Counter[str] = Counter()
 
@@ -130,19 +131,19 @@ class Store:
     def key_of(self, uid: str) -> Key | None:
         return self._by_uid.get(uid)
 
-    def dependents(self, owner_uid: str) -> list[tuple[Resource, Obj]]:
+    def dependents(self, owner_uid: str) -> builtins.list[tuple[Resource, Obj]]:
         """Copies of the objects whose ownerReferences name ``owner_uid``, ordered by kind, namespace, name."""
         keys = sorted(self._dependents.get(owner_uid, ()), key=lambda k: (k[0].plural, k[1], k[2]))
         self.counters["examined"] += len(keys)
         return [(k[0], clone(self._index[k[0]][k[1]][k[2]])) for k in keys]
 
-    def owned(self, owner_uid: str, resource: Resource) -> list[Obj]:
+    def owned(self, owner_uid: str, resource: Resource) -> builtins.list[Obj]:
         """The stored ``resource`` objects owned by ``owner_uid``, by name: read them, never change them."""
         keys = sorted(k for k in self._dependents.get(owner_uid, ()) if k[0] == resource)
         self.counters["examined"] += len(keys)
         return [self._index[k[0]][k[1]][k[2]] for k in keys]
 
-    def events_since(self, resource_version: int) -> list[Event]:
+    def events_since(self, resource_version: int) -> builtins.list[Event]:
         """Changes after ``resource_version``; raises :class:`TooOld` when history no longer reaches back."""
         if resource_version < self._rv:
             oldest = self._history[0].resource_version if self._history else self._rv + 1
@@ -203,7 +204,7 @@ class Store:
         tmp.write_text(json.dumps(self.dump()))
         tmp.replace(path)
 
-    def load(self, data: dict[str, Any], resources: Iterator[Resource] | list[Resource]) -> None:
+    def load(self, data: dict[str, Any], resources: Iterator[Resource] | builtins.list[Resource]) -> None:
         by_key = {_resource_key(r): r for r in resources}
         for entry in data.get("objects", []):
             resource = by_key.get(entry["resource"])

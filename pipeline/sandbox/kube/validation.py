@@ -312,6 +312,8 @@ def _check_strategy(spec: Obj) -> list[FieldError]:
 def workload_admission(resource: Resource, deployment: bool) -> Callable[[Obj, Obj | None], None]:
     def hook(obj: Obj, old: Obj | None) -> None:
         _default_workload(obj, deployment)
+        if old is None:   # PrepareForCreate resets status; ReplicaSetStatus.replicas is not omitempty
+            obj["status"] = {} if deployment else {"replicas": 0}
         errors = _check_workload(obj, old, deployment)
         if errors:
             raise invalid(resource, obj.get("metadata", {}).get("name", ""), errors)

@@ -90,8 +90,9 @@ class WatchHub:
         Raises :class:`TooOld` when ``resource_version`` has left the history.
         """
         if resource_version in (None, "", "0") or send_initial:
-            items, rv = self.store.list(watcher.resource, watcher.namespace, watcher.predicate)
-            opening = [watcher.line("ADDED", obj) for obj in items]
+            rv = self.store.resource_version
+            opening = [watcher.line("ADDED", obj) for obj in self.store.scan(watcher.resource, watcher.namespace,
+                                                                             watcher.predicate)]
             if send_initial:
                 opening.append(self.bookmark(watcher, rv, initial_end=True))
         else:

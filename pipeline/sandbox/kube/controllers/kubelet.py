@@ -183,11 +183,7 @@ class Kubelet:
         """What the scheduler does for a pod created without a node: bind it to the sandbox node."""
         pod["spec"]["nodeName"] = NODE_NAME
         pod["metadata"].pop("resourceVersion", None)
-        try:
-            self.cluster.update(PODS, pod, manager="kube-scheduler")
-        except ApiError as exc:
-            if exc.code != 404:
-                raise
+        _unless_gone(lambda: self.cluster.update(PODS, pod, manager="kube-scheduler"))
 
     def _terminate(self, key: Key, pod: Obj, runtime: PodRuntime | None) -> None:
         """A deleted pod: stop its containers (SIGTERM, SIGKILL at the end of the grace period),
@@ -211,11 +207,7 @@ class Kubelet:
         if runtime.drivers:
             self._write_status(current, runtime)
         self.pods.pop(key, None)
-        try:
-            self.cluster.delete(PODS, key[0], key[1], grace_period=0)
-        except ApiError as exc:
-            if exc.code != 404:
-                raise
+        _unless_gone(lambda: self.cluster.delete(PODS, key[0], key[1], grace_period=0))
 
     def _adopt(self, key: Key, pod: Obj) -> PodRuntime:
         runtime = PodRuntime(pod["metadata"]["uid"])
@@ -251,11 +243,7 @@ class Kubelet:
             return
         pod["status"] = status
         pod["metadata"].pop("resourceVersion", None)
-        try:
-            self.cluster.update_status(PODS, pod, manager="kubelet")
-        except ApiError as exc:
-            if exc.code != 404:
-                raise
+        _unless_gone(lambda: self.cluster.update_status(PODS, pod, manager="kubelet"))
 
     async def stop(self) -> None:
         self.queue.stop()
@@ -264,3 +252,12 @@ class Kubelet:
             self._teardown(key)
         if self._stopping:
             await asyncio.gather(*list(self._stopping), return_exceptions=True)
+
+
+def _unless_gone(write: Callable[[], object]) -> None:
+    """A write about a pod; the pod having been deleted meanwhile is not an error."""
+    try:
+        write()
+    except ApiError as exc:
+        if exc.code != 404:
+            raise
