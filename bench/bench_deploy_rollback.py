@@ -46,8 +46,10 @@ events_url = "${{SANDBOX_LAUNCHDARKLY_URL}}"
 project = "klaviyo-sync"
 environment = "local"
 [defaults.rollout]
-gate_verify_seconds = 2
-bake_seconds = 1
+# as tests/e2e: windows long enough for the evidence floor (rollout.min_requests) at one scrape a second
+gate_verify_seconds = 8
+bake_seconds = 4
+scrape_interval_seconds = 1.0
 progress_deadline_seconds = 60
 [defaults.rollback]
 via = ["flag", "undo"]
