@@ -15,7 +15,7 @@ from typing import Callable
 from invoke import Exit, task
 from rich.console import Console
 
-from pipeline.config import ConfigError, load_config
+from pipeline.config import ConfigError, EnvConfig, load_config
 from pipeline.exit_codes import ExitCode
 
 
@@ -69,12 +69,12 @@ def main(env: str, reason: str, yes: bool, config_path: str, out: Console, err: 
     return code
 
 
-def _record(config: object, body: dict, scrub: Callable[[str], str], err: Console) -> None:
+def _record(config: EnvConfig, body: dict[str, object], scrub: Callable[[str], str], err: Console) -> None:
     """One release record (kind ``flag``): who turned the kill switch back on, when, and why."""
     from pipeline.rollback import audit_trail
 
     warn = lambda why: err.print(f"[yellow]warning:[/] {scrub(why)}", highlight=False)  # noqa: E731
-    store = audit_trail.open_records(config, warn)  # type: ignore[arg-type]
+    store = audit_trail.open_records(config, warn)
     if store is None:
         return
     try:

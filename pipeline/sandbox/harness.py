@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Callable
 
 from aiohttp import web
+from aiohttp.typedefs import Handler
 
 # name -> module exposing STAND_IN; a module that does not exist yet is skipped.
 REGISTRY: dict[str, str] = {
@@ -172,7 +173,7 @@ class Sandbox:
         self.stop()
 
 
-def _health(name: str) -> Callable[[web.Request], object]:
+def _health(name: str) -> Handler:
     async def health(request: web.Request) -> web.Response:
         return web.json_response({"stand_in": name, "ok": True})
     return health

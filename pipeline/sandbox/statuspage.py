@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from aiohttp import web
+from aiohttp.typedefs import Handler
 
 from pipeline.sandbox.harness import SandboxContext, StandIn
 
@@ -95,7 +96,7 @@ def merge(current: dict, patch: object, now: float) -> dict:
         if value is None:
             merged.pop(key, None)
         elif key == "components":
-            merged[key] = {**current.get(key, {}), **_VALIDATORS[key](value, now)}
+            merged[key] = {**current.get(key, {}), **_components(value, now)}
         else:
             merged[key] = _VALIDATORS[key](value, now)
     return merged
@@ -234,7 +235,8 @@ class StatusState:
 
 
 def _component_rows(statuses: dict[str, str], state: StatusState) -> list[dict]:
-    rows, groups = [], {}
+    rows: list[dict] = []
+    groups: dict[str, dict] = {}
     for position, (name, group) in enumerate(COMPONENTS, start=1):
         if group and group not in groups:
             groups[group] = _component(group, "operational", None, len(rows) + 1, state, group=True)
@@ -244,9 +246,9 @@ def _component_rows(statuses: dict[str, str], state: StatusState) -> list[dict]:
             groups[group]["components"].append(row["id"])
         rows.append(row)
     order = list(COMPONENT_STATUSES[:4])
-    for group in groups.values():  # a group shows its worst member
-        members = [r["status"] for r in rows if r["group_id"] == group["id"]]
-        group["status"] = max(members, key=lambda s: order.index(s) if s in order else 0)
+    for group_row in groups.values():  # a group shows its worst member
+        members = [r["status"] for r in rows if r["group_id"] == group_row["id"]]
+        group_row["status"] = max(members, key=lambda s: order.index(s) if s in order else 0)
     return rows
 
 
@@ -299,7 +301,7 @@ def _maintenance_body(m: dict, status: str, state: StatusState) -> dict:
 
 # --- HTTP -------------------------------------------------------------------------------------
 
-def _route(render: Callable[[StatusState], dict]) -> Callable[[web.Request], object]:
+def _route(render: Callable[[StatusState], dict]) -> Handler:
     async def handler(request: web.Request) -> web.Response:
         state: StatusState = request.app["state"]
         delay = state.scenario.get("latency_seconds", 0.0)

@@ -115,7 +115,7 @@ def down(directory: Path = DEFAULT_DIR, timeout: float = 15.0) -> bool:
 def status(directory: Path = DEFAULT_DIR) -> SandboxStatus:
     state = _read_state(directory)
     pid, urls = state.get("pid"), state.get("urls", {})
-    running = bool(pid) and _alive(pid)
+    running = bool(pid and _alive(pid))
     answering = {name: running and _answers(url) for name, url in urls.items()}
     return SandboxStatus(running, pid if running else None, urls, answering)
 

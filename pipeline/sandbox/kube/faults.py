@@ -30,9 +30,10 @@ import itertools
 import json
 import re
 from dataclasses import dataclass, field
-from typing import Any, Awaitable, Callable
+from typing import Any
 
 from aiohttp import web
+from aiohttp.typedefs import Handler, Middleware
 
 from pipeline.sandbox.kube import resources as R
 from pipeline.sandbox.kube.objects import ApiError
@@ -41,7 +42,6 @@ from pipeline.sandbox.kube.routing import resolve, split
 ACTIONS = ("status", "drop", "delay")
 METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "*")
 CUT_AFTER = "sandbox.fault.cut_after"   # request key: a watch must be cut after this many events
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 # code -> (reason, message) as k8s.io/apimachinery/pkg/api/errors builds them
 REASONS: dict[int, tuple[str, str]] = {
@@ -217,7 +217,7 @@ def drop_connection(request: web.Request) -> None:
         request.transport.close()
 
 
-def middleware(table: FaultTable) -> Callable[[web.Request, Handler], Awaitable[web.StreamResponse]]:
+def middleware(table: FaultTable) -> Middleware:
     @web.middleware
     async def faults(request: web.Request, handler: Handler) -> web.StreamResponse:
         if request.path.startswith("/_sandbox") or not table.faults:

@@ -9,11 +9,9 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Awaitable, Callable
 
 from aiohttp import web
-
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+from aiohttp.typedefs import Handler, Middleware
 
 
 @dataclass
@@ -31,7 +29,7 @@ class RequestLog:
         return {"total": sum(self.by_verb.values()), "by_verb": dict(self.by_verb),
                 "by_user_agent": dict(self.by_user_agent)}
 
-    def middleware(self) -> Callable[[web.Request, Handler], Awaitable[web.StreamResponse]]:
+    def middleware(self) -> Middleware:
         @web.middleware
         async def counting(request: web.Request, handler: Handler) -> web.StreamResponse:
             if not request.path.startswith("/_sandbox"):

@@ -52,11 +52,11 @@ class Requirement:
         if self.op == "!exists":
             return not present
         if self.op in ("gt", "lt"):
-            try:
-                number = int(value) if present else None
-            except (TypeError, ValueError):
+            if value is None:
                 return False
-            if number is None:
+            try:
+                number = int(value)
+            except (TypeError, ValueError):
                 return False
             return number > int(self.values[0]) if self.op == "gt" else number < int(self.values[0])
         return False
@@ -122,6 +122,7 @@ class _Parser:
             key = self.take()
             if not _is_identifier(key):
                 raise SelectorError(f"found '{key or ''}', expected: identifier")
+            assert key is not None
             _check_key(key)
             return Requirement(key, "!exists")
         if not _is_identifier(token):

@@ -59,12 +59,20 @@ def make_app(ctx: SandboxContext) -> web.Application:
     with warnings.catch_warnings():  # the harness contract is app["state"], a str key
         warnings.simplefilter("ignore", web.NotAppKeyWarning)
         app["state"] = store
-    store.heartbeat_seconds = float(ctx.extra.get("launchdarkly_heartbeat_seconds", HEARTBEAT_SECONDS))
+    store.heartbeat_seconds = _heartbeat_seconds(ctx)
     sdk_routes.add_routes(app)
     rest_routes.add_routes(app)
     _add_admin_routes(app)
     app.on_shutdown.append(_close_streams)
     return app
+
+
+def _heartbeat_seconds(ctx: SandboxContext) -> float:
+    """``ctx.extra["launchdarkly_heartbeat_seconds"]`` (a number, or a numeric string), else the default."""
+    value = ctx.extra.get("launchdarkly_heartbeat_seconds", HEARTBEAT_SECONDS)
+    if not isinstance(value, (int, float, str)):
+        raise TypeError(f"launchdarkly_heartbeat_seconds must be a number of seconds, got {value!r}")
+    return float(value)
 
 
 async def _close_streams(app: web.Application) -> None:

@@ -212,12 +212,17 @@ def _env_from_rest(record: FlagRecord, env: str, state: EnvState, rest: Any) -> 
     count = len(record.definition.variations)
     if not isinstance(on, bool):
         raise LdError(400, "invalid_request", f"/environments/{env}/on must be true or false, got {on!r}")
-    for name, value in (("offVariation", off), ("fallthrough/variation", fallthrough)):
-        if type(value) is not int or not 0 <= value < count:
-            raise LdError(400, "invalid_request", f"/environments/{env}/{name} must be a variation index "
-                          f"0..{count - 1}, got {value!r}")
-    return EnvState(on=on, off_variation=off, fallthrough=fallthrough, version=state.version,
-                    last_modified=state.last_modified, salt=state.salt)
+    return EnvState(on=on, off_variation=_patched_index(env, "offVariation", off, count),
+                    fallthrough=_patched_index(env, "fallthrough/variation", fallthrough, count),
+                    version=state.version, last_modified=state.last_modified, salt=state.salt)
+
+
+def _patched_index(env: str, name: str, value: object, count: int) -> int:
+    """``value`` as an index into the flag's ``count`` variations (a bool is not an index)."""
+    if type(value) is not int or not 0 <= value < count:
+        raise LdError(400, "invalid_request", f"/environments/{env}/{name} must be a variation index "
+                      f"0..{count - 1}, got {value!r}")
+    return value
 
 
 def changed_envs(record: FlagRecord, after: dict[str, EnvState]) -> list[str]:

@@ -18,7 +18,7 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Awaitable, Callable, Hashable
+from typing import Awaitable, Callable
 
 from aiohttp import web
 
@@ -35,6 +35,7 @@ from pipeline.sandbox.kube.store import Event
 
 __all__ = ["start_controllers", "admin_routes", "controller_state", "pod_log"]
 _ATTR = "_sandbox_controllers"
+ObjectKey = tuple[str, str]   # (namespace, name): what every controller queue is keyed by
 
 
 @dataclass
@@ -77,9 +78,9 @@ def start_controllers(cluster: Cluster, ctx: SandboxContext) -> Callable[[], Awa
         state.catalog.update_processes({k: (v.to_json() if isinstance(v, ProcessSpec) else v)
                                         for k, v in configured.items()})
     clock = time.time
-    queues: list[WorkQueue] = []
+    queues: list[WorkQueue[ObjectKey]] = []
 
-    def queue(handler: Callable[[Hashable], None], name: str) -> WorkQueue:
+    def queue(handler: Callable[[ObjectKey], None], name: str) -> WorkQueue[ObjectKey]:
         q = WorkQueue(loop, handler, name, clock)
         queues.append(q)
         return q

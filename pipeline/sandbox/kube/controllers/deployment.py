@@ -55,7 +55,7 @@ def counts(new: Obj | None, rss: list[Obj]) -> progress.Counts:
 
 
 class DeploymentController:
-    def __init__(self, cluster: Cluster, queue_factory: Callable[[Callable[[Key], None], str], WorkQueue],
+    def __init__(self, cluster: Cluster, queue_factory: Callable[[Callable[[Key], None], str], WorkQueue[Key]],
                  clock: Clock, events: EventRecorder | None = None) -> None:
         self.cluster, self.clock = cluster, clock
         self.events = events or EventRecorder(cluster, clock)

@@ -137,7 +137,7 @@ class PodRuntime:
 
 class Kubelet:
     def __init__(self, cluster: Cluster, catalog: ImageCatalog, ctx: SandboxContext,
-                 queue_factory: Callable[[Callable[[Key], None], str], WorkQueue],
+                 queue_factory: Callable[[Callable[[Key], None], str], WorkQueue[Key]],
                  loop: asyncio.AbstractEventLoop, clock: Clock, log_dir: Path,
                  idle: Callable[[], bool] = lambda: True) -> None:
         self.cluster, self.catalog, self.ctx, self.loop, self.clock = cluster, catalog, ctx, loop, clock

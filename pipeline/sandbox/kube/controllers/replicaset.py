@@ -43,7 +43,7 @@ def new_pod(rs: Obj, name: str) -> Obj:
 
 
 class ReplicaSetController:
-    def __init__(self, cluster: Cluster, queue_factory: Callable[[Callable[[Key], None], str], WorkQueue],
+    def __init__(self, cluster: Cluster, queue_factory: Callable[[Callable[[Key], None], str], WorkQueue[Key]],
                  clock: Clock, rng: random.Random, events: EventRecorder | None = None) -> None:
         self.cluster, self.clock, self.rng = cluster, clock, rng
         self.events = events or EventRecorder(cluster, clock)

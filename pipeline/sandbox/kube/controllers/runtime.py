@@ -11,24 +11,25 @@ import asyncio
 import logging
 import time
 from collections import deque
-from typing import Callable, Hashable
+from typing import Callable, Generic, Hashable, TypeVar
 
 from pipeline.sandbox.kube.objects import ApiError
 
 log = logging.getLogger(__name__)
 Clock = Callable[[], float]
+K = TypeVar("K", bound=Hashable)   # a queue's key type, e.g. (namespace, name)
 
 
-class WorkQueue:
-    def __init__(self, loop: asyncio.AbstractEventLoop, handler: Callable[[Hashable], None],
+class WorkQueue(Generic[K]):
+    def __init__(self, loop: asyncio.AbstractEventLoop, handler: Callable[[K], None],
                  name: str, clock: Clock = time.time) -> None:
         self._loop, self._handler, self.name, self._clock = loop, handler, name, clock
-        self._pending: set[Hashable] = set()
-        self._timers: dict[Hashable, tuple[float, asyncio.TimerHandle]] = {}
-        self._failures: dict[Hashable, int] = {}
+        self._pending: set[K] = set()
+        self._timers: dict[K, tuple[float, asyncio.TimerHandle]] = {}
+        self._failures: dict[K, int] = {}
         self._stopped = False
 
-    def add(self, key: Hashable) -> None:
+    def add(self, key: K) -> None:
         if self._stopped or key in self._pending:
             return
         self._pending.add(key)
@@ -38,7 +39,7 @@ class WorkQueue:
         """No reconcile waiting to run (timers do not count)."""
         return not self._pending
 
-    def add_at(self, key: Hashable, when: float) -> None:
+    def add_at(self, key: K, when: float) -> None:
         """Reconcile ``key`` at wall-clock time ``when`` (epoch seconds)."""
         if self._stopped:
             return
@@ -57,11 +58,11 @@ class WorkQueue:
             handle.cancel()
         self._timers.clear()
 
-    def _fire(self, key: Hashable) -> None:
+    def _fire(self, key: K) -> None:
         self._timers.pop(key, None)
         self.add(key)
 
-    def _run(self, key: Hashable) -> None:
+    def _run(self, key: K) -> None:
         self._pending.discard(key)
         if self._stopped:
             return
@@ -74,7 +75,7 @@ class WorkQueue:
             log.exception("%s: reconcile %s failed", self.name, key)
             self._retry(key, None)
 
-    def _retry(self, key: Hashable, exc: ApiError | None) -> None:
+    def _retry(self, key: K, exc: ApiError | None) -> None:
         count = self._failures.get(key, 0) + 1
         self._failures[key] = count
         if exc is not None and exc.code == 404:

@@ -3,9 +3,11 @@
 The API server defaults these fields on write, but the controllers never rely on it: every
 accessor falls back to the documented default (replicas 1, RollingUpdate 25%/25%,
 revisionHistoryLimit 10, progressDeadlineSeconds 600, minReadySeconds 0).
-"""
-from __future__ import annotations
 
+No ``from __future__ import annotations`` here: it would bind the module name
+``annotations`` and shadow the ``annotations()`` accessor below (the annotations used
+here all evaluate on Python 3.11).
+"""
 from datetime import datetime, timezone
 from typing import Any
 
