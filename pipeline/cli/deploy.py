@@ -77,7 +77,7 @@ def _interrupt(signum: int, frame: object) -> None:
     "env": "environment in pipeline.toml: local (the sandbox), staging, prod (default local)",
     "image": "image to deploy, [registry/]name:tag or @sha256:digest (default: the one in the manifests)",
     "dry-run": "stop after the plan (server-side dry run); change nothing",
-    "skip": "preflight check to skip (repeatable, or a comma list; recorded in the result and audit log): "
+    "skip": "preflight check to skip (repeatable, or a comma list; recorded in the result and its release record): "
             "status-page, api-auth, rate-limit, sdk-pin, revision, secrets, hardcoded-keys, oauth",
     "json": "print the full result as JSON on stdout (narration goes to stderr)",
     "json-file": "also write the result JSON to this file (the CI artifact)",
