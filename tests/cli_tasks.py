@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import importlib.util
 from pathlib import Path
+from types import ModuleType
 from typing import Iterator
 
 from invoke import Collection, Task
@@ -11,12 +12,21 @@ from invoke.parser import Argument
 REPO = Path(__file__).resolve().parents[1]
 
 
-def collection() -> Collection:
+def tasks_module() -> ModuleType:
     spec = importlib.util.spec_from_file_location("tasks_under_test", REPO / "tasks.py")
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    return Collection.from_module(module)
+    return module
+
+
+def collection() -> Collection:
+    return Collection.from_module(tasks_module())
+
+
+def task_modules() -> list[str]:
+    """The modules tasks.py mounts (those that exist)."""
+    return [name for name, _ in tasks_module().MODULES if importlib.util.find_spec(name) is not None]
 
 
 def tasks(root: Collection | None = None) -> Iterator[tuple[str, Task]]:

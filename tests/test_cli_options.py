@@ -10,7 +10,7 @@ import pytest
 
 from pipeline.cli import catalog
 from pipeline.cli.options import RENAMED, SHORT_FLAGS, rename_options
-from tests.cli_tasks import arguments, collection, tasks
+from tests.cli_tasks import arguments, collection, task_modules, tasks
 
 
 def shorts(argument) -> list[str]:
@@ -55,8 +55,7 @@ def test_renamed_options_are_rewritten_only_in_flag_position():
     assert rename_options(["--skip-checks", "-s"]) == ["--skip-checks", "-s"]
 
 
-MODULES = ["pipeline.cli.sandbox", "pipeline.cli.bench", "pipeline.cli.test", "pipeline.cli.preflight", "pipeline.cli.flag", "pipeline.cli.abort", "pipeline.cli.listing",
-           "pipeline.cli.rollback", "pipeline.cli.deploy", "pipeline.cli.history", "pipeline.cli.audit"]
+MODULES = task_modules()
 
 
 @pytest.mark.parametrize("module", MODULES)

@@ -142,9 +142,10 @@ def _literal(node: ast.expr, constants: dict[str, Any]) -> Any:
             raise NotStatic(node.id)
         return constants[node.id]
     if isinstance(node, ast.Dict):
-        if any(key is None for key in node.keys):
+        keys = [k for k in node.keys if k is not None]
+        if len(keys) != len(node.keys):          # {**other}
             raise NotStatic(ast.unparse(node))
-        return {_literal(k, constants): _literal(v, constants) for k, v in zip(node.keys, node.values)}  # type: ignore[arg-type]
+        return {_literal(k, constants): _literal(v, constants) for k, v in zip(keys, node.values)}
     if isinstance(node, (ast.List, ast.Tuple)):
         items = [_literal(e, constants) for e in node.elts]
         return items if isinstance(node, ast.List) else tuple(items)
