@@ -1,43 +1,51 @@
-"""Kill switch: time from the rollback command to a running app's SDK serving OFF.
+"""Kill switch: ``invoke rollback --via flag --yes`` against curl sending the same semantic patch.
 
-Serves the LaunchDarkly stand-in in-process. An "app" (the official launchdarkly-server-sdk,
-streaming, connected beforehand like a running pod) listens for flag value changes. Each run
-calls ``FlagKillSwitch.execute`` and measures
-  * command -> app:  execute() called  ->  the app's value-change listener sees False
-  * PATCH -> SDK:    the mechanism's own figure (PATCH sent -> its verifying SDK serves OFF)
-  * command total:   execute() wall time (read, SDK connect, PATCH, verify)
-then turns the flag back on (not timed). Target: command -> app under 1 s on the stand-in.
+The figure is the time from the command's start until an already connected app sees the flag
+OFF: an official ``launchdarkly-server-sdk`` client in this process, streaming from the
+LaunchDarkly stand-in (as a running pod's SDK would), whose flag-change listener notes the
+moment. Both commands run as whole processes, alternated; each must also exit 0.
+* ours: ``invoke rollback --env local --via flag --yes`` (takes the deploy lock, reads and
+  plans, records the audit log, patches, then verifies with its own SDK client before exiting);
+* baseline: ``curl -X PATCH`` with the same semantic patch (``turnFlagOff``), headers and
+  token, the token read from a file so it never appears on a command line.
+Before each run, untimed, the flag is turned back ON and the app seen to serve it.
+Target (issue 12): ours <= 3x the curl baseline.
 """
 from __future__ import annotations
 
-import statistics
+import json
+import os
+import subprocess
 import sys
 import threading
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from compare import Command, Comparison, run_all  # noqa: E402
+from standins import ROOT, Standins, running  # noqa: E402
 
 from ldclient import Config, Context, LDClient  # noqa: E402
 
-from pipeline.config import EnvConfig, FlagSettings  # noqa: E402
-from pipeline.rollback.flag_kill_switch import FlagKillSwitch  # noqa: E402
-from pipeline.rollback.result import Outcome  # noqa: E402
-from pipeline.sandbox.harness import Sandbox  # noqa: E402
+from pipeline.launchdarkly import API_VERSION, SEMANTIC_PATCH  # noqa: E402
 
-RUNS = 10
-TARGET_SECONDS = 1.0
+PROJECT, FLAG, ENVIRONMENT = "klaviyo-sync", "klaviyo-enabled", "local"
+TARGET = 3.0
+RUNS = int(os.environ.get("BENCH_RUNS", "7"))
+INVOKE = str(Path(sys.executable).parent / "invoke")
 
 
-class AppWatcher:
-    """The running app: records when the kill switch's value changes."""
+class App:
+    """The running app's SDK client: notes when the kill switch's value changes."""
 
-    def __init__(self, url: str, sdk_key: str, flag: str) -> None:
-        config = Config(sdk_key, base_uri=url, stream_uri=url, events_uri=url, send_events=False)
-        self.client = LDClient(config=config, start_wait=5)
+    def __init__(self, url: str, sdk_key: str) -> None:
+        config = Config(sdk_key, base_uri=url, stream_uri=url, events_uri=url, send_events=False,
+                        diagnostic_opt_out=True)
+        self.client = LDClient(config=config, start_wait=10)
         self._cond = threading.Condition()
         self._seen: dict[bool, float] = {}
-        self.client.flag_tracker.add_flag_value_change_listener(flag, Context.create("app"), self._changed)
+        self.client.flag_tracker.add_flag_value_change_listener(FLAG, Context.create("app"), self._changed)
 
     def _changed(self, change) -> None:
         with self._cond:
@@ -48,50 +56,54 @@ class AppWatcher:
         with self._cond:
             self._seen.clear()
 
-    def wait(self, value: bool, timeout: float = 10) -> float | None:
+    def wait(self, value: bool, timeout: float = 20) -> float | None:
         with self._cond:
             self._cond.wait_for(lambda: value in self._seen, timeout)
             return self._seen.get(value)
 
 
-def summary(label: str, values: list[float]) -> str:
-    return (f"{label:<16} median {statistics.median(values) * 1000:8.1f} ms   "
-            f"max {max(values) * 1000:8.1f} ms   min {min(values) * 1000:8.1f} ms")
+def curl(standins: Standins, on: bool) -> list[str]:
+    headers = standins.directory / "ld-headers"
+    if not headers.exists():
+        headers.touch(mode=0o600)
+        headers.write_text(f"Authorization: {standins.env['LAUNCHDARKLY_API_TOKEN']}\n"
+                           f"LD-API-Version: {API_VERSION}\nContent-Type: {SEMANTIC_PATCH}\n")
+    body = {"environmentKey": ENVIRONMENT, "comment": "benchmark: curl baseline",
+            "instructions": [{"kind": "turnFlagOn" if on else "turnFlagOff"}]}
+    return ["curl", "-sf", "-o", "/dev/null", "-X", "PATCH", "-H", f"@{headers}", "--data", json.dumps(body),
+            f"{standins.urls['launchdarkly']}/api/v2/flags/{PROJECT}/{FLAG}"]
+
+
+def comparison(standins: Standins, app: App) -> Comparison:
+    turn_on = curl(standins, on=True)
+
+    def prepare() -> None:
+        app.arm()
+        subprocess.run(turn_on, check=True, env=standins.env)
+        if app.wait(True, 10) is None and app.client.variation(FLAG, Context.create("app"), None) is not True:
+            raise RuntimeError("the flag did not come back ON")
+        app.arm()
+
+    def seen_off(started: float) -> float | None:
+        seen = app.wait(False)
+        return None if seen is None else seen - started
+
+    options = dict(env=standins.env, cwd=str(ROOT), prepare=prepare, figure=seen_off)
+    return Comparison("kill-switch", "start -> an already connected SDK client sees the flag OFF",
+                      Command.of("invoke rollback --via flag",
+                                 [INVOKE, "rollback", "--env", "local", "--via", "flag", "--yes",
+                                  "--reason", "benchmark"], **options),
+                      Command.of("curl semantic patch", curl(standins, on=False), **options),
+                      TARGET, RUNS)
 
 
 def main() -> int:
-    command_to_app, patch_to_sdk, totals = [], [], []
-    with Sandbox(["launchdarkly"]) as sb:
-        url = sb.urls["launchdarkly"]
-        settings = FlagSettings(api_url=url, stream_url=url, events_url=url, project="klaviyo-sync",
-                                environment="local")
-        mechanism = FlagKillSwitch(EnvConfig(name="local", flags=settings, variables=sb.env()))
-        app = AppWatcher(url, sb.credentials.launchdarkly_sdk_key, settings.kill_switch)
+    with running() as standins:
+        app = App(standins.urls["launchdarkly"], standins.env["LAUNCHDARKLY_SDK_KEY"])
         try:
-            for _ in range(RUNS):
-                app.arm()
-                started = time.perf_counter()
-                result = mechanism.execute("benchmark")
-                seen = app.wait(False)
-                if result.outcome is not Outcome.DONE or seen is None:
-                    print(f"run failed: {result.outcome.value}: {result.detail}")
-                    return 1
-                command_to_app.append(seen - started)
-                patch_to_sdk.append(result.data["observed_after_seconds"])
-                totals.append(result.duration_seconds)
-                app.arm()
-                if mechanism.turn_on("benchmark reset").outcome is not Outcome.DONE or app.wait(True) is None:
-                    print("could not turn the flag back on")
-                    return 1
+            return run_all([comparison(standins, app)])
         finally:
             app.client.close()
-    print(f"kill switch on the LaunchDarkly stand-in, {RUNS} runs")
-    print(summary("command -> app", command_to_app))
-    print(summary("PATCH -> SDK", patch_to_sdk))
-    print(summary("command total", totals))
-    ok = max(command_to_app) < TARGET_SECONDS
-    print(f"target: command -> app < {TARGET_SECONDS:.0f} s: {'met' if ok else 'MISSED'}")
-    return 0 if ok else 1
 
 
 if __name__ == "__main__":

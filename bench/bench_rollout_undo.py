@@ -1,93 +1,89 @@
-"""Rollout undo: time from the command to a complete rollout, 10 replicas, instant pods.
+"""Rollout undo: ``invoke rollback --via undo --yes`` against ``kubectl rollout undo`` + ``kubectl rollout status``.
 
-Serves the kube stand-in in-process. A 10-replica Deployment has two revisions; each run
-undoes it (alternating between the two images) and measures
-  * ours:         ``RolloutUndo.execute`` wall time (read + RS list + JSON Patch + watch
-                  until kubectl's "successfully rolled out" rule holds), and its wait part;
-  * kubectl:      ``kubectl rollout undo`` + ``kubectl rollout status`` (the by-hand
-                  baseline of the runbook, two real kubectl processes), same run, same cluster.
-Prints median/p95 of each and the ratio kubectl / ours.
+One 10-replica Deployment on the kube stand-in (instant pods) with two revisions. Each run
+undoes it, so the two sides alternate on the same object, flipping between the two images,
+each doing one whole rolling update. Both are timed as whole processes from the first start
+to the last exit:
+* ours: ``invoke rollback --via undo --yes`` with a configuration naming that Deployment; it
+  takes the deploy lock, plans, records the audit log, patches and watches until the rollout
+  is complete (kubectl rollout status's rule) before exiting;
+* baseline: the runbook's by-hand pair, two kubectl processes (discovery cached in
+  KUBECACHEDIR, as on an on-call laptop after its first command).
+Target (issue 12): ours <= 1.2x the kubectl pair.
 """
 from __future__ import annotations
 
+import json
 import os
-import statistics
 import subprocess
 import sys
-import tempfile
-import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from kubernetes import client, config as kube_config  # noqa: E402
+from compare import Command, Comparison, run_all  # noqa: E402
+from standins import ROOT, Standins, running  # noqa: E402
 
-from pipeline.kube.rollout import wait_for_rollout  # noqa: E402
-from pipeline.rollback.result import Outcome  # noqa: E402
-from pipeline.rollback.rollout_undo import RolloutUndo  # noqa: E402
-from pipeline.sandbox.harness import Sandbox  # noqa: E402
-from pipeline.sandbox.supervisor import kubeconfig  # noqa: E402
-
-RUNS = 10
+NAME = "bench-undo"
 REPLICAS = 10
+TARGET = 1.2
+RUNS = int(os.environ.get("BENCH_RUNS", "7"))
+INVOKE = str(Path(sys.executable).parent / "invoke")
+CONFIG = f"""
+[defaults]
+app = "{NAME}"
+[defaults.kube]
+kubeconfig = "${{KUBECONFIG}}"
+deployment = "{NAME}"
+container = "app"
+[defaults.rollout]
+progress_deadline_seconds = 60
+[env.local]
+[env.local.rollback]
+via = ["undo"]
+"""
 
 
-def deployment(name: str) -> dict:
-    return {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": name},
-            "spec": {"replicas": REPLICAS, "selector": {"matchLabels": {"app": name}},
-                     "template": {"metadata": {"labels": {"app": name}},
-                                  "spec": {"containers": [{"name": "app", "image": "web:1"}]}}}}
+def deployment(image: str) -> dict:
+    labels = {"app": NAME}
+    return {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": NAME, "namespace": "default"},
+            "spec": {"replicas": REPLICAS, "selector": {"matchLabels": labels},
+                     "template": {"metadata": {"labels": labels},
+                                  "spec": {"containers": [{"name": "app", "image": image}]}}}}
 
 
-def prepare(apps: client.AppsV1Api, name: str) -> None:
-    apps.create_namespaced_deployment("default", deployment(name))
-    assert wait_for_rollout(apps, "default", name, 60).complete
-    apps.patch_namespaced_deployment(name, "default", {"spec": {"template": {"spec": {
-        "containers": [{"name": "app", "image": "web:2"}]}}}})
-    assert wait_for_rollout(apps, "default", name, 60).complete
+def kubectl(standins: Standins, *args: str, stdin: str | None = None) -> None:
+    subprocess.run(["kubectl", *args], env=standins.env, input=stdin, text=True, check=True,
+                   capture_output=True, timeout=120)
 
 
-def percentile(values: list[float], fraction: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(fraction * (len(ordered) - 1))))]
+def prepare(standins: Standins) -> Path:
+    """Two revisions of the Deployment, both rolled out; the configuration file for ours."""
+    kubectl(standins, "apply", "-f", "-", stdin=json.dumps(deployment("web:1")))
+    kubectl(standins, "rollout", "status", f"deploy/{NAME}", "--timeout=60s")
+    kubectl(standins, "set", "image", f"deploy/{NAME}", "app=web:2")
+    kubectl(standins, "rollout", "status", f"deploy/{NAME}", "--timeout=60s")
+    config = standins.directory / "pipeline.toml"
+    config.write_text(CONFIG)
+    return config
 
 
-def describe(label: str, values: list[float]) -> str:
-    return (f"{label:<34} median {statistics.median(values) * 1000:7.1f} ms   "
-            f"p95 {percentile(values, 0.95) * 1000:7.1f} ms   (n={len(values)})")
+def comparison(standins: Standins) -> Comparison:
+    config = prepare(standins)
+    options = dict(env=standins.env, cwd=str(ROOT))
+    return Comparison("rollout-undo", f"undo of a {REPLICAS}-replica Deployment until the rollout is complete",
+                      Command.of("invoke rollback --via undo",
+                                 [INVOKE, "rollback", "--env", "local", "--via", "undo", "--yes",
+                                  "--config", str(config), "--reason", "benchmark"], **options),
+                      Command.of("kubectl undo + status",
+                                 ["kubectl", "rollout", "undo", f"deploy/{NAME}"],
+                                 ["kubectl", "rollout", "status", f"deploy/{NAME}", "--timeout=60s"], **options),
+                      TARGET, RUNS)
 
 
 def main() -> int:
-    with tempfile.TemporaryDirectory() as tmp, Sandbox(["kube"]) as sandbox:
-        path = Path(tmp) / "kubeconfig"
-        path.write_text(kubeconfig(sandbox.urls["kube"]))
-        env = {**os.environ, "KUBECONFIG": str(path), "KUBECACHEDIR": str(Path(tmp) / "cache")}
-        apps = client.AppsV1Api(kube_config.new_client_from_config(str(path), persist_config=False))
-        prepare(apps, "bench-ours")
-        prepare(apps, "bench-kubectl")
-        ours, waits, events = [], [], []
-        for _ in range(RUNS):
-            result = RolloutUndo(apps, "default", "bench-ours", "app", timeout_seconds=60).execute("bench")
-            if result.outcome is not Outcome.DONE:
-                print(f"FAILED: {result.detail}")
-                return 1
-            ours.append(result.duration_seconds)
-            waits.append(result.data["rollout_seconds"])
-            events.append(result.data["watch_events"])
-        theirs = []
-        for _ in range(RUNS):
-            start = time.perf_counter()
-            for args in (["rollout", "undo", "deploy/bench-kubectl"],
-                         ["rollout", "status", "deploy/bench-kubectl", "--timeout=60s"]):
-                subprocess.run(["kubectl", *args], env=env, check=True, capture_output=True, timeout=90)
-            theirs.append(time.perf_counter() - start)
-    print(f"rollout undo of a {REPLICAS}-replica deployment on the kube stand-in (instant pods), {RUNS} runs")
-    print(describe("ours: undo -> rollout complete", ours))
-    print(describe("  of which watching to complete", waits))
-    print(f"{'  watch events per undo':<34} median {statistics.median(events):7.0f}")
-    print(describe("kubectl rollout undo + status", theirs))
-    print(f"ratio kubectl / ours (median): {statistics.median(theirs) / statistics.median(ours):.1f}x")
-    return 0
+    with running() as standins:
+        return run_all([comparison(standins)])
 
 
 if __name__ == "__main__":

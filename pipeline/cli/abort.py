@@ -24,7 +24,8 @@ DEFAULT_TIMEOUT = 120.0
 
 @task(help={
     "env": "environment in pipeline.toml (required): local (the sandbox), staging, prod",
-    "reason": "why: recorded with the request and in the deploy's outcome",
+    "reason": "why: recorded with the request and in the deploy's outcome (default: \"aborted by on-call "
+              "(invoke abort)\")",
     "timeout": "seconds to wait for the deploy to stop and roll back (default 120)",
     "config": "configuration file (default pipeline.toml)",
 })

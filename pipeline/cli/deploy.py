@@ -73,18 +73,19 @@ def _interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
 
-@task(iterable=["skip_check"], help={
-    "env": "environment in pipeline.toml: local (the sandbox), staging, prod",
+@task(iterable=["skip"], help={
+    "env": "environment in pipeline.toml: local (the sandbox), staging, prod (default local)",
     "image": "image to deploy, [registry/]name:tag or @sha256:digest (default: the one in the manifests)",
     "dry-run": "stop after the plan (server-side dry run); change nothing",
-    "skip-check": "preflight check to skip (repeatable; recorded in the result and audit log)",
+    "skip": "preflight check to skip (repeatable, or a comma list; recorded in the result and its release record): "
+            "status-page, api-auth, rate-limit, sdk-pin, revision, secrets, hardcoded-keys, oauth",
     "json": "print the full result as JSON on stdout (narration goes to stderr)",
     "json-file": "also write the result JSON to this file (the CI artifact)",
     "config": "configuration file (default pipeline.toml)",
     "allow-kill-switch-off": "deploy although the kill switch is OFF (recorded; Klaviyo cannot be verified)",
     "promotion-override": "reason to deploy a digest its promote_from environment never verified (recorded)",
 })
-def deploy(c, env="local", image=None, dry_run=False, skip_check=None, json=False, json_file="",
+def deploy(c, env="local", image=None, dry_run=False, skip=None, json=False, json_file="",
            config="pipeline.toml", allow_kill_switch_off=False, promotion_override=None):
     """Deploy: lock, preflight, plan, gated rollout with verification, automatic rollback."""
     console = Console(stderr=json)
@@ -95,7 +96,7 @@ def deploy(c, env="local", image=None, dry_run=False, skip_check=None, json=Fals
         raise Exit(code=int(ExitCode.USAGE))
     signal.signal(signal.SIGTERM, _interrupt)
     console.print(f"[bold]deploy[/] {settings.app} to [bold]{env}[/]", highlight=False)
-    result = Deploy(settings, DeployRequest(image, dry_run, tuple(skip_check or ()),
+    result = Deploy(settings, DeployRequest(image, dry_run, tuple(skip or ()),
                                             allow_kill_switch_off=allow_kill_switch_off,
                                             promotion_override=promotion_override, config_path=config),
                     TerminalEvents(console)).run()

@@ -21,7 +21,8 @@ from pipeline.exit_codes import ExitCode
 
 @task(help={
     "env": "environment in pipeline.toml (required): local (the sandbox), staging, prod",
-    "reason": "why it is safe again: recorded in LaunchDarkly's comment and the audit log",
+    "reason": "why it is safe again: recorded in LaunchDarkly's comment and the release record (default: "
+              "\"incident over: kill switch back on (invoke flag-on)\")",
     "yes": "do not ask for confirmation (required in CI or without a terminal)",
     "config": "configuration file (default pipeline.toml)",
 })

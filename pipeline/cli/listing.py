@@ -19,10 +19,11 @@ from pipeline.listing.render import render, to_json, to_markdown
 
 
 @task(help={
-    "env": "environment in pipeline.toml: local (the sandbox), staging, prod",
+    "env": "environment in pipeline.toml: local (the sandbox), staging, prod (default local)",
     "json": "print the report as JSON instead of a table",
     "markdown": "also write the report as Markdown to this file (for the listing submission)",
-    "vuln_db": "OSV vulnerability records (JSON file, directory or all.zip) to audit the app's pins against",
+    "vuln_db": "OSV vulnerability records (JSON file, directory or all.zip) to audit the app's pins against "
+               "(default: pip-audit's own service; unreachable means not checked)",
     "ca_file": "extra CA certificate to trust for the public URL's TLS check",
     "config": "configuration file (default pipeline.toml)",
 })

@@ -17,9 +17,9 @@ from pipeline.preflight.runner import run_preflight
 
 
 @task(iterable=["skip"], help={
-    "env": "environment in pipeline.toml: local (the sandbox), staging, prod",
+    "env": "environment in pipeline.toml: local (the sandbox), staging, prod (default local)",
     "skip": "check to skip (repeatable, or a comma list): status-page, api-auth, rate-limit, "
-            "sdk-pin, revision, secrets, hardcoded-keys",
+            "sdk-pin, revision, secrets, hardcoded-keys, oauth",
     "json": "print the report as JSON instead of a table",
     "config": "configuration file (default pipeline.toml)",
 })

@@ -24,7 +24,6 @@ from pipeline import ci
 from pipeline.config import ConfigError, EnvConfig, load_config
 from pipeline.deploy.state import Intent
 from pipeline.exit_codes import ExitCode
-from pipeline.kube.client import api_client
 from pipeline.lock import DeployLock, LockHeld
 from pipeline.records import Records
 from pipeline.report.markdown import append_summary, rollback_summary
@@ -145,6 +144,8 @@ def take_lock(config: EnvConfig) -> tuple[DeployLock | None, str]:
     """The environment's deploy lock, so a rollback never races a deploy. A stale lease (its
     holder died) is taken over; an unreachable cluster leaves the flag and git mechanisms usable
     (returns no lock and why)."""
+    from pipeline.kube.client import api_client   # the kubernetes package: only when a lock is taken
+
     try:
         api = api_client(config.kube)
         lock = DeployLock.for_environment(config, api, info={"operation": "rollback"})
@@ -313,12 +314,14 @@ def _scrubber(built: factory.Built) -> Callable[[str], str]:
 
 @task(help={
     "env": "environment in pipeline.toml (required): local (the sandbox), staging, prod",
-    "via": "mechanisms, comma separated: flag,undo,git (default: the environment's rollback.via); "
-           "the flag always runs first",
+    "via": "mechanisms, comma separated: flag,undo,git, among those the environment's rollback.via allows "
+           "(default: all of them); the flag always runs first",
     "to-revision": "rollout undo to this revision (default: the newest release a deploy verified, never a "
-                   "rejected one, from the release records; without records: the previous revision)",
+                   "rejected one, from the release records; without records: the previous revision; after an "
+                   "interrupted deploy: the release that was serving before it)",
     "commit": "git revert this commit (default: the commit of the newest deploy in the release records)",
-    "reason": "why: recorded in the revert commit and the release record",
+    "reason": "why: recorded in the revert commit and the release record (default: \"on-demand rollback "
+              "(invoke rollback)\")",
     "yes": "do not ask for confirmation (required in CI or without a terminal)",
     "dry-run": "show what would be done; change nothing",
     "json": "print the machine-readable result on stdout (narration goes to stderr)",

@@ -32,9 +32,18 @@ class ConfigMapDriver:
     """Records as ConfigMaps in ``namespace``, through a ``kubernetes`` ApiClient."""
 
     def __init__(self, api_client: Any, namespace: str, timeout: float = 10.0) -> None:
-        self.core = client.CoreV1Api(api_client)
+        self._api_client: Any = api_client
+        self._core: Any = None
         self.namespace, self.timeout = namespace, timeout
         self.name = f"configmaps in namespace {namespace}"
+
+    @property
+    def core(self) -> Any:
+        """Built on first use: loading ``CoreV1Api`` builds ~250 pydantic models (about 0.5 s), which a
+        kill switch opening the store before its PATCH must not wait for."""
+        if self._core is None:
+            self._core = client.CoreV1Api(self._api_client)
+        return self._core
 
     def create(self, obj: Stored) -> Stored:
         return _stored(self._call("create", obj.name, self.core.create_namespaced_config_map, self.namespace,

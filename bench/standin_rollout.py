@@ -4,6 +4,9 @@ Measures, with the real kubectl, the wall time from ``kubectl set image`` to
 ``kubectl rollout status`` reporting success (both processes included: kubectl's own
 start-up and discovery are part of what a user waits for), and, in the same run, the
 controllers alone: set image -> deployment complete, observed in-process from store events.
+
+A capacity figure of the stand-in itself, with no baseline to compare with, so it is not one
+of ``invoke bench``'s comparisons: run it as ``python bench/standin_rollout.py``.
 """
 from __future__ import annotations
 

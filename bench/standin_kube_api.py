@@ -3,6 +3,9 @@
 Runs the stand-in in a child process (controllers off, so only API traffic is measured)
 and drives it with httpx from this one. The Python client is itself a bottleneck
 (especially parsing 100 watch streams), so the figures are a floor for the server.
+
+A capacity figure of the stand-in itself, with no baseline to compare with, so it is not one
+of ``invoke bench``'s comparisons: run it as ``python bench/standin_kube_api.py``.
 """
 from __future__ import annotations
 
