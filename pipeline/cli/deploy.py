@@ -65,7 +65,7 @@ def print_outcome(console: Console, result: DeployResult) -> None:
     console.print(f"\n[bold {colour}]{result.outcome.value}[/] (exit {result.exit_code}): {result.reason}",
                   highlight=False)
     if result.audit_head:
-        console.print(f"[dim]audit log head: {result.audit_head}[/]")
+        console.print(f"[dim]release record head: {result.audit_head}[/]")
 
 
 def _interrupt(signum: int, frame: object) -> None:

@@ -66,7 +66,7 @@ def deploy_summary(result: dict[str, Any]) -> str:
     parts = [head, "### Stages\n\n" + stages, preflight_section(result.get("preflight")),
              verdicts_section(result.get("verdicts", [])), rollback_section(result.get("rollback", []))]
     if result.get("audit_head"):
-        parts.append(f"Audit log head: `{result['audit_head']}`")
+        parts.append(f"Release record head: `{result['audit_head']}`")
     return "\n\n".join(p for p in parts if p) + "\n"
 
 
