@@ -100,8 +100,9 @@ class Deploy:
         self.result.finish(state.outcome or DeployOutcome.ROLLBACK_FAILED, self.effects.scrub(reason),
                            state.exit_code if state.exit_code is not None else ExitCode.ROLLBACK_FAILED)
         self.result.duration_seconds = time.monotonic() - start
-        counter = self.effects.requests
-        self.result.kube_requests = dict(counter.by_verb, total=counter.total) if counter else {}
+        counter, proxied = self.effects.requests, self.effects.verification_requests
+        api = dict(counter.by_verb) if counter else {}
+        self.result.kube_requests = {**api, "pod_proxy": proxied, "total": sum(api.values()) + proxied}
         self._write_release_record()
         if not self.request.dry_run:
             self.announce.finished(self.result, self.effects.secrets, self.aborted)

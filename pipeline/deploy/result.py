@@ -55,7 +55,7 @@ class DeployResult:
     rollback: list[dict[str, Any]] = field(default_factory=list)
     audit_head: str | None = None        # hash of the last audit entry written (an anchor)
     duration_seconds: float = 0.0
-    kube_requests: dict[str, int] = field(default_factory=dict)   # Kubernetes API requests, by verb + total
+    kube_requests: dict[str, int] = field(default_factory=dict)   # API requests by verb, pod-proxy requests, total
 
     def finish(self, outcome: DeployOutcome, reason: str, exit_code: int | None = None) -> "DeployResult":
         self.outcome, self.reason = outcome, reason
