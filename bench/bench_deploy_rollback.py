@@ -27,34 +27,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from compare import Command, Comparison, run_all, time_once  # noqa: E402
 from standins import ROOT, Standins, running  # noqa: E402
 
+from pipeline.sandbox.pipeline_toml import sandbox_toml  # noqa: E402
+
 GOOD, BAD = "klaviyo-sync:1.0.0", "klaviyo-sync:1.2.0-bad-auth"
 TARGET = 0.1
 RUNS = int(os.environ.get("BENCH_RUNS", "5"))
 INVOKE = str(Path(sys.executable).parent / "invoke")
-CONFIG = """
-[defaults.kube]
-kubeconfig = "${{KUBECONFIG}}"
-manifests = "{root}/k8s"
-[defaults.klaviyo]
-base_url = "${{SANDBOX_KLAVIYO_URL}}"
-status_page_url = "${{SANDBOX_STATUS_URL}}"
-app_source = "{root}/examples/klaviyo-sync"
-[defaults.flags]
-api_url = "${{SANDBOX_LAUNCHDARKLY_URL}}"
-stream_url = "${{SANDBOX_LAUNCHDARKLY_URL}}"
-events_url = "${{SANDBOX_LAUNCHDARKLY_URL}}"
-project = "klaviyo-sync"
-environment = "local"
-[defaults.rollout]
 # as tests/e2e: windows long enough for the evidence floor (rollout.min_requests) at one scrape a second
-gate_verify_seconds = 8
-bake_seconds = 4
-scrape_interval_seconds = 1.0
-progress_deadline_seconds = 60
-[defaults.rollback]
-via = ["flag", "undo"]
-[env.local]
-"""
+ROLLOUT = {"gate_verify_seconds": 8, "bake_seconds": 4, "scrape_interval_seconds": 1.0,
+           "progress_deadline_seconds": 60}
 MANUAL = """set -eu
 kubectl set image deploy/klaviyo-sync app={bad}
 kubectl rollout status deploy/klaviyo-sync --timeout=120s
@@ -122,7 +103,7 @@ class Timeline:
 
 def comparison(standins: Standins, timeline: Timeline) -> Comparison:
     config = standins.directory / "pipeline.toml"
-    config.write_text(CONFIG.format(root=ROOT))
+    config.write_text(sandbox_toml(ROOT, ROLLOUT, ["flag", "undo"]))
     script = standins.directory / "manual.sh"
     script.write_text(MANUAL.format(bad=BAD))
     first = Command.of("deploy the good release", [INVOKE, "deploy", "--env", "local", "--image", GOOD,

@@ -11,38 +11,13 @@ import pytest
 
 from pipeline.config import EnvConfig, load_config
 from pipeline.sandbox.harness import Sandbox
+from pipeline.sandbox.pipeline_toml import sandbox_toml
 from pipeline.sandbox.supervisor import kubeconfig
 
 ROOT = Path(__file__).resolve().parents[2]
 
-CONFIG = """
-[defaults]
-app = "klaviyo-sync"
-[defaults.kube]
-kubeconfig = "${{KUBECONFIG}}"
-manifests = "{manifests}"
-[defaults.klaviyo]
-base_url = "${{SANDBOX_KLAVIYO_URL}}"
-status_page_url = "${{SANDBOX_STATUS_URL}}"
-app_source = "{app_source}"
-[defaults.flags]
-api_url = "${{SANDBOX_LAUNCHDARKLY_URL}}"
-stream_url = "${{SANDBOX_LAUNCHDARKLY_URL}}"
-events_url = "${{SANDBOX_LAUNCHDARKLY_URL}}"
-project = "klaviyo-sync"
-environment = "local"
-[defaults.rollout]
-gates = ["1", "50%", "100%"]
-gate_verify_seconds = 8
-bake_seconds = 4
-progress_deadline_seconds = 12
-lock_seconds = 4
-[defaults.rollback]
-via = ["flag", "undo", "git"]
-git_repo = "{repo}"
-git_push_branch = "main"          # the scratch remote protects nothing: push the revert there
-[env.local]
-"""
+ROLLOUT = {"gates": ["1", "50%", "100%"], "gate_verify_seconds": 8, "bake_seconds": 4,
+           "progress_deadline_seconds": 12, "lock_seconds": 4}
 
 
 @dataclass
@@ -80,8 +55,9 @@ def world(tmp_path_factory) -> World:
     repo.index.commit("initial")
     subprocess.run(["git", "-C", str(base / "checkout"), "push", "-q", "-u", "origin", "main"], check=True)
     config_path = base / "pipeline.toml"
-    config_path.write_text(CONFIG.format(manifests=ROOT / "k8s", app_source=ROOT / "examples" / "klaviyo-sync",
-                                         repo=base / "checkout"))
+    config_path.write_text(sandbox_toml(ROOT, ROLLOUT, ["flag", "undo", "git"], {
+        "git_repo": str(base / "checkout"),
+        "git_push_branch": "main"}))          # the scratch remote protects nothing: push the revert there
     with Sandbox() as sandbox:
         environ = dict(sandbox.env())
         (base / "kubeconfig").write_text(kubeconfig(sandbox.urls["kube"]))

@@ -34,6 +34,7 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, ru
 from pipeline.lock import INFO_ANNOTATION, LeaseApi, lease_name
 from pipeline.kube.client import api_client
 from pipeline.sandbox.kube import faults_client
+from pipeline.sandbox.pipeline_toml import sandbox_toml
 
 from .helpers import complete, deployment, image_of
 
@@ -42,32 +43,8 @@ ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = int(os.environ.get("PIPELINE_MODEL_EXAMPLES", "4"))
 STEPS = int(os.environ.get("PIPELINE_MODEL_STEPS", "3"))
 
-CONFIG = """
-[defaults]
-app = "klaviyo-sync"
-[defaults.kube]
-kubeconfig = "${{KUBECONFIG}}"
-manifests = "{manifests}"
-[defaults.klaviyo]
-base_url = "${{SANDBOX_KLAVIYO_URL}}"
-status_page_url = "${{SANDBOX_STATUS_URL}}"
-app_source = "{app_source}"
-[defaults.flags]
-api_url = "${{SANDBOX_LAUNCHDARKLY_URL}}"
-stream_url = "${{SANDBOX_LAUNCHDARKLY_URL}}"
-events_url = "${{SANDBOX_LAUNCHDARKLY_URL}}"
-project = "klaviyo-sync"
-environment = "local"
-[defaults.rollout]
-gates = ["1", "100%"]
-gate_verify_seconds = 3
-bake_seconds = 2
-progress_deadline_seconds = 15
-lock_seconds = 3
-[defaults.rollback]
-via = ["flag", "undo"]
-[env.local]
-"""
+ROLLOUT = {"gates": ["1", "100%"], "gate_verify_seconds": 3, "bake_seconds": 2, "progress_deadline_seconds": 15,
+           "lock_seconds": 3}
 
 GOOD = ("klaviyo-sync:1.5.0", "klaviyo-sync:1.5.1", "klaviyo-sync:1.5.2")
 BAD = ("klaviyo-sync:1.5.0-bad-auth", "klaviyo-sync:1.5.0-crash")
@@ -222,7 +199,7 @@ def _settles(pipeline: Pipeline, seconds: float = 20) -> bool:
 
 def test_every_deploy_ends_known_good(world, tmp_path):
     config = tmp_path / "model.toml"
-    config.write_text(CONFIG.format(manifests=ROOT / "k8s", app_source=ROOT / "examples" / "klaviyo-sync"))
+    config.write_text(sandbox_toml(ROOT, ROLLOUT, ["flag", "undo"]))
     DeployModel.pipeline = Pipeline(world, config)
     DeployModel.kube_url = world.sandbox.urls["kube"]
     run_state_machine_as_test(DeployModel, settings=settings(

@@ -15,47 +15,24 @@ from kubernetes import client
 from pipeline.config import load_config
 from pipeline.kube.client import api_client
 from pipeline.records import Records
+from pipeline.sandbox.pipeline_toml import LOOPBACK_HTTPS, sandbox_toml, table
 
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[2]
-LOOPBACK = '''[env.{env}.https]
-allow_http = ["klaviyo.base_url", "klaviyo.status_page_url", "flags.api_url", "flags.stream_url", "flags.events_url"]
-reason = "the sandbox's stand-ins listen on loopback"
-'''
-CONFIG = """
-[defaults]
-app = "klaviyo-sync"
-[defaults.kube]
-kubeconfig = "${{KUBECONFIG}}"
-manifests = "{manifests}"
-[defaults.klaviyo]
-base_url = "${{SANDBOX_KLAVIYO_URL}}"
-status_page_url = "${{SANDBOX_STATUS_URL}}"
-app_source = "{app_source}"
-[defaults.flags]
-api_url = "${{SANDBOX_LAUNCHDARKLY_URL}}"
-stream_url = "${{SANDBOX_LAUNCHDARKLY_URL}}"
-events_url = "${{SANDBOX_LAUNCHDARKLY_URL}}"
-project = "klaviyo-sync"
-environment = "local"
-[defaults.rollout]
-gates = ["1", "100%"]
-gate_verify_seconds = 6
-bake_seconds = 2
-progress_deadline_seconds = 20
-lock_seconds = 4
-scrape_interval_seconds = 1
-[defaults.rollback]
-via = ["flag", "undo"]
+ROLLOUT = {"gates": ["1", "100%"], "gate_verify_seconds": 6, "bake_seconds": 2, "progress_deadline_seconds": 20,
+           "lock_seconds": 4, "scrape_interval_seconds": 1}
+ENVIRONMENTS = f"""
 [env.staging]
 [env.staging.kube]
 namespace = "promo-staging"
-{staging_https}
+[env.staging.https]
+{table(LOOPBACK_HTTPS)}
 [env.prod]
 promote_from = "staging"
 [env.prod.kube]
 namespace = "promo-prod"
-{prod_https}
+[env.prod.https]
+{table(LOOPBACK_HTTPS)}
 """
 
 
@@ -66,9 +43,7 @@ def digest(text: str) -> str:
 @pytest.fixture
 def promotion(world, tmp_path):
     config = tmp_path / "pipeline.toml"
-    config.write_text(CONFIG.format(manifests=ROOT / "k8s", app_source=ROOT / "examples" / "klaviyo-sync",
-                                    staging_https=LOOPBACK.format(env="staging"),
-                                    prod_https=LOOPBACK.format(env="prod")))
+    config.write_text(sandbox_toml(ROOT, ROLLOUT, ["flag", "undo"], environments=ENVIRONMENTS))
     core = client.CoreV1Api(api_client(world.config().kube))
     existing = {ns.metadata.name for ns in core.list_namespace().items}
     for namespace in ("promo-staging", "promo-prod"):
