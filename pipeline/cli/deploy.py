@@ -90,6 +90,9 @@ def deploy(c, env="local", image=None, dry_run=False, skip=None, json=False, jso
     """Deploy: lock, preflight, plan, gated rollout with verification, automatic rollback."""
     console = Console(stderr=json)
     try:
+        from pipeline.preflight.runner import parse_skip
+
+        parse_skip(list(skip or ()))          # bad input is named before the configuration is read
         settings = load_config(env, config)
     except ConfigError as exc:
         Console(stderr=True).print(f"[red]configuration error:[/] {exc}", highlight=False)

@@ -13,7 +13,7 @@ from rich.console import Console
 from pipeline.config import ConfigError, load_config
 from pipeline.exit_codes import ExitCode
 from pipeline.preflight.report import render, to_json
-from pipeline.preflight.runner import run_preflight
+from pipeline.preflight.runner import parse_skip, run_preflight
 
 
 @task(iterable=["skip"], help={
@@ -26,6 +26,7 @@ from pipeline.preflight.runner import run_preflight
 def preflight(c, env="local", skip=None, json=False, config="pipeline.toml"):
     """Run the Klaviyo production checklist's machine-checkable checks, concurrently."""
     try:
+        parse_skip(list(skip or ()))          # bad input is named before the configuration is read
         settings = load_config(env, config)
         report = run_preflight(settings, skip or ())
     except ConfigError as exc:
