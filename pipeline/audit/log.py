@@ -39,7 +39,6 @@ from __future__ import annotations
 import dataclasses
 import enum
 import fcntl
-import getpass
 import hashlib
 import json
 import os

@@ -16,7 +16,6 @@ from datetime import datetime, timezone
 from typing import Any, Callable, Mapping
 
 from kubernetes import client
-from kubernetes.client.exceptions import ApiException
 
 from pipeline import ci
 from pipeline.abort import AbortRequest, AbortWatch
@@ -32,7 +31,7 @@ from pipeline.deploy.state import DeployState, Event, Failed, Intent, Ok, Phase,
 from pipeline.deploy.verification import Verification, Verifier
 from pipeline.exit_codes import ExitCode
 from pipeline.kube import history, retry
-from pipeline.kube.client import RequestCounter, api_client as make_api_client, read_json
+from pipeline.kube.client import RequestCounter, api_client as make_api_client, read_deployment
 from pipeline.kube.informer import ClusterView
 from pipeline.kube.rollout import rollout_status
 from pipeline.lock import DeployLock, LockHeld
@@ -363,13 +362,7 @@ class DeployEffects:
         return FlagKillSwitch(self.config, self.secrets)
 
     def _read_deployment(self) -> dict[str, Any] | None:
-        try:
-            return retry.call(lambda: read_json(client.AppsV1Api(self.api).read_namespaced_deployment,
-                                                self.config.kube.deployment, self.config.kube.namespace))
-        except ApiException as exc:
-            if exc.status == 404:
-                return None
-            raise
+        return read_deployment(self.api, self.config.kube.namespace, self.config.kube.deployment)
 
     def _sync_secrets(self, applier: Applier, dry_run: bool) -> list[str]:
         assert self.rendered is not None and self.secrets is not None

@@ -19,12 +19,11 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 from kubernetes import client
-from kubernetes.client.exceptions import ApiException
 
 from pipeline.config import EnvConfig
 from pipeline.deploy.state import Intent
-from pipeline.kube import history, retry
-from pipeline.kube.client import read_json
+from pipeline.kube import history
+from pipeline.kube.client import read_deployment
 from pipeline.secrets import SecretSource
 
 
@@ -88,13 +87,9 @@ class Adapters:
     on_action: Callable[[Any], None]
 
     def live(self) -> Live:
-        try:
-            obj = retry.call(lambda: read_json(client.AppsV1Api(self.api).read_namespaced_deployment,
-                                               self.config.kube.deployment, self.config.kube.namespace))
-        except ApiException as exc:
-            if exc.status == 404:
-                return Live(False)
-            raise
+        obj = read_deployment(self.api, self.config.kube.namespace, self.config.kube.deployment)
+        if obj is None:
+            return Live(False)
         return Live(True, bool(obj["spec"].get("paused")), obj["spec"]["template"])
 
     def undo(self, template: dict[str, Any], reason: str) -> tuple[bool, str]:

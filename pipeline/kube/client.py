@@ -67,3 +67,17 @@ class RequestCounter:
     @property
     def total(self) -> int:
         return sum(self.by_verb.values())
+
+
+def read_deployment(api: client.ApiClient, namespace: str, name: str) -> dict[str, Any] | None:
+    """The Deployment as the server sent it, or None when it does not exist (reads retried)."""
+    from kubernetes.client.exceptions import ApiException
+
+    from pipeline.kube import retry
+
+    try:
+        return retry.call(lambda: read_json(client.AppsV1Api(api).read_namespaced_deployment, name, namespace))
+    except ApiException as exc:
+        if exc.status == 404:
+            return None
+        raise
