@@ -19,14 +19,16 @@ from pathlib import Path
 import git
 import pytest
 
-from e2e.conftest import CONFIG as E2E_CONFIG  # tests/ is on sys.path (pytest's rootdir-less packages)
+from e2e.conftest import ROLLOUT as E2E_ROLLOUT  # tests/ is on sys.path (pytest's rootdir-less packages)
+
+from pipeline.sandbox.pipeline_toml import sandbox_toml
 
 from .conftest import REPO
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(1200)]
 
 # The end-to-end tests' sandbox settings, with every path relative to the clone (as in a real repository).
-CONFIG = E2E_CONFIG.format(manifests="k8s", app_source="examples/klaviyo-sync", repo=".")
+CONFIG = sandbox_toml(Path("."), E2E_ROLLOUT, ["flag", "undo", "git"], {"git_repo": ".", "git_push_branch": "main"})
 
 
 class Runners:
