@@ -17,12 +17,11 @@ import socket
 import subprocess
 import sys
 import threading
-import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import httpx
 
@@ -31,21 +30,15 @@ from pipeline.preflight import PreflightReport, run_preflight
 from pipeline.rollback.flag_kill_switch import FlagKillSwitch
 from pipeline.rollback.result import Outcome, RollbackResult
 from pipeline.sandbox.harness import Sandbox
+from tests.waiting import wait_for
 
 from .tables import REPO
 
 APP_SOURCE = REPO / "examples" / "klaviyo-sync"
+
 DEADLINE = 20.0
 
 
-def wait_for(condition: Callable[[], Any], what: str, deadline: float = DEADLINE) -> Any:
-    end = time.monotonic() + deadline
-    while time.monotonic() < end:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"timed out after {deadline:.0f} s waiting for {what}")
 
 
 class RecordingProxy:
@@ -140,7 +133,7 @@ class AppProcess:
 
     def wait_cycles(self, result: str, more_than: float) -> float:
         sample = f'klaviyo_sync_cycles_total{{result="{result}"}}'
-        return wait_for(lambda: (v := self.metric(sample)) > more_than and v, f"{sample} > {more_than}")
+        return wait_for(lambda: (v := self.metric(sample)) > more_than and v, f"{sample} > {more_than}", DEADLINE)
 
     def stop(self) -> int | None:
         """SIGTERM, as Kubernetes does: the app closes its SDK clients (LaunchDarkly flushes events)."""
@@ -195,7 +188,7 @@ def record(tmp: Path) -> Recorded:
         routes: dict[tuple[str, str], int] = {}
         results: dict[str, RollbackResult] = {}
         try:
-            wait_for(lambda: (r := app.try_get("/ready")) is not None and r.status_code == 200, "app ready")
+            wait_for(lambda: (r := app.try_get("/ready")) is not None and r.status_code == 200, "app ready", DEADLINE)
             routes[("GET", "/ready")] = 200
             ok = app.wait_cycles("ok", 2)                       # at least 3 full sync cycles
             for path in ("/live", "/health", "/metrics"):

@@ -17,6 +17,8 @@ from pipeline.exit_codes import ExitCode
 from pipeline.kube.client import api_client
 from pipeline.lock import DeployLock, LeaseApi, lease_name, lease_status
 
+from tests.waiting import wait_for
+
 from .helpers import complete, deploy, deployment, image_of, last_record
 from .test_deploy_sandbox import ensure_good
 
@@ -29,14 +31,6 @@ def lease_api(world) -> LeaseApi:
     return LeaseApi(api_client(config.kube), config.kube.namespace)
 
 
-def wait_for(condition, seconds: float, what: str):
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def lease_expired(world) -> bool:
@@ -59,7 +53,7 @@ def kill_at_first_gate(world, process: subprocess.Popen) -> None:
     def paused_at_gate() -> bool:
         live = deployment(world)
         return bool(live["spec"].get("paused")) and (live.get("status") or {}).get("updatedReplicas", 0) >= 1
-    wait_for(paused_at_gate, 60, "the deploy to pause at gate 1")
+    wait_for(paused_at_gate, "the deploy to pause at gate 1", 60)
     process.send_signal(signal.SIGKILL)
     process.wait(10)
 
@@ -84,7 +78,7 @@ def test_sigkill_mid_rollout_is_undone_by_the_next_deploy(world):
     refused = Deploy(world.config(), DeployRequest("klaviyo-sync:1.4.0"), environ=world.environ).run()
     if refused.outcome is DeployOutcome.REFUSED:     # the dead holder's lease has not expired yet
         assert refused.exit_code == ExitCode.LOCKED
-    wait_for(lambda: lease_expired(world), 30, "the dead deploy's lease to expire")
+    wait_for(lambda: lease_expired(world), "the dead deploy's lease to expire", 30)
     result = deploy(world, "klaviyo-sync:1.4.0")
     assert result.outcome is DeployOutcome.DEPLOYED, result.reason
     recover = next(s for s in result.stages if s.name == "recover")
@@ -99,7 +93,7 @@ def test_sigkill_mid_rollout_is_undone_by_invoke_rollback(world):
     good = image_of(deployment(world))
     process = start_deploy(world, "klaviyo-sync:1.5.0")
     kill_at_first_gate(world, process)
-    wait_for(lambda: lease_expired(world), 30, "the dead deploy's lease to expire")
+    wait_for(lambda: lease_expired(world), "the dead deploy's lease to expire", 30)
     env = {**os.environ, **world.environ}
     rollback = subprocess.run([sys.executable, "-m", "invoke", "rollback", "--env", "local", "--via", "undo",
                                "--yes", "--reason", "deploy died", "--config", str(world.config_path)],

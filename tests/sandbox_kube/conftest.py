@@ -4,11 +4,10 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import time
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Iterator
 
 import httpx
 import pytest
@@ -53,15 +52,6 @@ class Kube:
         assert response.status_code == 200, response.text
 
 
-def wait_until(predicate: Callable[[], Any], timeout: float = 20) -> Any:
-    """Poll from the test thread until ``predicate()`` is truthy (the stand-in itself never polls)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"condition not reached within {timeout} s")
 
 
 @pytest.fixture

@@ -14,7 +14,8 @@ from kubernetes import client as k8s
 from kubernetes import watch
 
 from pipeline.sandbox.kube.resources import PODS, REPLICASETS
-from tests.sandbox_kube.conftest import Kube, deployment, wait_until
+from tests.waiting import wait_for
+from tests.sandbox_kube.conftest import Kube, deployment
 
 
 def create(kube: Kube, replicas: int = 1, grace: int = 5, image: str = "nginx:1") -> k8s.AppsV1Api:
@@ -99,7 +100,7 @@ def test_a_second_delete_may_shorten_the_grace_period(kube_with_controllers: Kub
     longer = core.delete_namespaced_pod(name, "default", grace_period_seconds=60)
     assert longer.metadata.deletion_grace_period_seconds == 30
     core.delete_namespaced_pod(name, "default", grace_period_seconds=0)
-    wait_until(lambda: name not in [p["metadata"]["name"] for p in pods(kube)])
+    wait_for(lambda: name not in [p["metadata"]["name"] for p in pods(kube)])
 
 
 def test_rollout_completes_while_old_pods_are_still_terminating(kube_with_controllers: Kube) -> None:
@@ -112,7 +113,7 @@ def test_rollout_completes_while_old_pods_are_still_terminating(kube_with_contro
     assert sum(1 for line in table if line.split()[2] == "Terminating") == 3
     status = json.loads(kube.kubectl("get", "deploy/web", "-o", "json").stdout)["status"]
     assert (status["replicas"], status["updatedReplicas"], status["availableReplicas"]) == (3, 3, 3)
-    wait_until(lambda: len(pods(kube)) == 3)
+    wait_for(lambda: len(pods(kube)) == 3)
 
 
 def test_recreate_waits_for_old_pods_to_be_gone(kube_with_controllers: Kube) -> None:
@@ -124,7 +125,7 @@ def test_recreate_waits_for_old_pods_to_be_gone(kube_with_controllers: Kube) -> 
     k8s.AppsV1Api(kube.api_client()).create_namespaced_deployment("default", body)
     kube.kubectl("rollout", "status", "deploy/web", "--timeout=30s")
     kube.kubectl("set", "image", "deploy/web", "web=nginx:2")
-    wait_until(lambda: any(p["metadata"].get("deletionTimestamp") for p in pods(kube)))
+    wait_for(lambda: any(p["metadata"].get("deletionTimestamp") for p in pods(kube)))
     assert all(p["spec"]["containers"][0]["image"] == "nginx:1" for p in pods(kube))   # no new pod yet
     kube.kubectl("rollout", "status", "deploy/web", "--timeout=30s")
     assert {p["spec"]["containers"][0]["image"] for p in pods(kube)} == {"nginx:2"}
@@ -154,7 +155,7 @@ def test_background_deletes_replicasets_and_pods_gracefully(kube_with_controller
     kube.kubectl("delete", "deploy/web", "--wait=false")
     assert kube.sandbox.call(lambda: kube.cluster.list(REPLICASETS, "default")) == []
     assert all(p["metadata"].get("deletionTimestamp") for p in pods(kube))
-    wait_until(lambda: pods(kube) == [])
+    wait_for(lambda: pods(kube) == [])
 
 
 def test_foreground_keeps_the_owner_until_its_dependents_are_gone(kube_with_controllers: Kube) -> None:
@@ -164,7 +165,7 @@ def test_foreground_keeps_the_owner_until_its_dependents_are_gone(kube_with_cont
     apps.delete_namespaced_deployment("web", "default", propagation_policy="Foreground")
     held = apps.read_namespaced_deployment("web", "default")
     assert held.metadata.deletion_timestamp is not None and held.metadata.finalizers == ["foregroundDeletion"]
-    wait_until(lambda: not apps.list_namespaced_deployment("default").items)
+    wait_for(lambda: not apps.list_namespaced_deployment("default").items)
     assert pods(kube) == [] and apps.list_namespaced_replica_set("default").items == []
 
 
@@ -190,4 +191,4 @@ def test_a_namespace_is_terminating_until_its_pods_are_gone(kube_with_controller
     assert "Terminating" in kube.kubectl("get", "namespace", "team").stdout
     refused = kube.kubectl("create", "configmap", "late", "-n", "team", check=False)
     assert "unable to create new content in namespace team because it is being terminated" in refused.stderr
-    wait_until(lambda: kube.kubectl("get", "namespace", "team", check=False).returncode == 1)
+    wait_for(lambda: kube.kubectl("get", "namespace", "team", check=False).returncode == 1)

@@ -11,7 +11,8 @@ import pytest
 
 from pipeline.sandbox.kube.resources import PODS, REPLICASETS
 
-from tests.sandbox_kube.conftest import Kube, wait_until
+from tests.waiting import wait_for
+from tests.sandbox_kube.conftest import Kube
 
 pytestmark = pytest.mark.kubectl
 
@@ -46,7 +47,7 @@ def settled_pods(kube: Kube, count: int) -> list[dict]:
     def listed() -> list[dict] | None:
         pods = kube.sandbox.call(lambda: kube.cluster.list(PODS, "default"))
         return pods if len(pods) == count else None
-    return wait_until(listed)
+    return wait_for(listed)
 
 
 def replicasets(kube: Kube) -> dict[str, dict]:
