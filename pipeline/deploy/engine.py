@@ -120,8 +120,9 @@ class Deploy:
         following = advance(state, event)
         if state.phase is Phase.VALIDATE and isinstance(event, Ok) and not state.dry_run:
             self.announce.started(self.result.image)
-        if following.phase is Phase.ROLLBACK and state.phase is not Phase.ROLLBACK:
-            self.announce.rolling_back(following.reason or event_detail(event))
+        if following.phase is Phase.ROLLBACK and state.phase is not Phase.ROLLBACK and following.failure:
+            failure = following.failure
+            self.announce.rolling_back(f"{failure.kind} at {failure.stage}: {failure.detail}")
         return following
 
     def _perform(self, state: DeployState) -> Event:
@@ -198,10 +199,6 @@ class Deploy:
             why = self.effects.scrub(f"{type(exc).__name__}: {exc}")
             self.result.reason += f"; WARNING: the release record was not written: {why}"
             self.events.warn(f"the release record was not written: {why}")
-
-
-def event_detail(event: Event) -> str:
-    return getattr(event, "detail", "")
 
 
 def _message(exc: BaseException) -> str:

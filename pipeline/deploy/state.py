@@ -113,7 +113,6 @@ class DeployState:
     dry_run: bool = False
     gates: tuple[int, ...] = ()
     gate: int = 0                        # 1-based index of the current gate
-    template_changed: bool = True
     changed: bool = False                # the cluster may have been written to
     verified: bool = False
     flag_before: bool | None = None

@@ -71,7 +71,7 @@ def _forward(state: DeployState, event: Ok) -> DeployState:
         if state.dry_run:
             return _end(state, DeployOutcome.DRY_RUN, "dry run: planned, nothing changed", ExitCode.OK)
         if not event.data.get("template_changed", True):
-            return state.with_(phase=Phase.VERIFY_CURRENT, template_changed=False)
+            return state.with_(phase=Phase.VERIFY_CURRENT)
         return state.with_(phase=Phase.APPLY, gates=tuple(event.data.get("gates") or ()))
     if phase is Phase.APPLY:
         return state.with_(phase=Phase.GATE, gate=1)
