@@ -118,7 +118,7 @@ def main(request: Request, environ: Mapping[str, str], out: Console, err: Consol
                     "deployment[/]", highlight=False)
     code = int(ExitCode.ROLLBACK_FAILED)
     try:
-        store = records or audit_trail.open_records(config, lambda why: err.print(
+        store = _Store(config, records, lambda why: err.print(
             f"[yellow]warning:[/] release records unavailable: {why}", highlight=False))
         code = _run(request, config, decision, environ, out, err, human, isatty, ask, unverified, store)
         if code == ExitCode.OK and unverified and unverified.flag_turned_off and unverified.flag_before \
@@ -157,12 +157,26 @@ def take_lock(config: EnvConfig) -> tuple[DeployLock | None, str]:
         return None, f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
 
 
+class _Store:
+    """The release records, opened when first needed: a flag-only rollback sends its PATCH before
+    the Kubernetes client (for the records) is even imported, and records itself after."""
+
+    def __init__(self, config: EnvConfig, given: Records | None, warn: Callable[[str], None]) -> None:
+        self._config, self._store, self._warn, self._opened = config, given, warn, given is not None
+
+    def get(self) -> Records | None:
+        if not self._opened:
+            self._opened = True
+            self._store = audit_trail.open_records(self._config, self._warn)
+        return self._store
+
+
 def _run(request: Request, config: EnvConfig, decision: policy.Decision, environ: Mapping[str, str],
          out: Console, err: Console, human: Console, isatty: bool, ask: Callable[[str], str],
-         interrupted: Intent | None, store: Records | None) -> int:
+         interrupted: Intent | None, store: _Store) -> int:
     warn = lambda why: err.print(f"[yellow]warning:[/] {why}", highlight=False)  # noqa: E731
     needs_records = {"undo", "git"} & set(decision.mechanisms)
-    known = audit_trail.known(store, warn) if needs_records else audit_trail.Known()
+    known = audit_trail.known(store.get(), warn) if needs_records else audit_trail.Known()
     commit = request.commit or (known.commit_to_revert if "git" in decision.mechanisms else None)
     # a dead deploy's intent names the release to return to by content; else the records' target
     to_template = interrupted.from_template if interrupted and not request.to_revision else None
@@ -188,7 +202,8 @@ def _run(request: Request, config: EnvConfig, decision: policy.Decision, environ
     human.print(_summary_line(outcome), highlight=False)
     document = {"env": config.name, "app": config.app, "mechanisms": list(decision.mechanisms),
                 "plans": [_plan_json(p) for p in plans], **outcome.to_json(), "exit_code": code}
-    document["audit_head"] = None if request.dry_run else audit_trail.record(store, document, known, scrub, warn)
+    document["audit_head"] = None if request.dry_run else audit_trail.record(store.get(), document, known, scrub,
+                                                                             warn)
     _publish(document, request, environ, out, err, scrub)
     return code
 

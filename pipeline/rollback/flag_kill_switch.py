@@ -1,11 +1,12 @@
 """Rollback by kill switch: turn the LaunchDarkly flag OFF, then watch the app's SDK serve OFF.
 
-``plan()`` reads the flag (REST). ``execute()`` starts a ``launchdarkly-server-sdk`` client on
-the streaming connection (as the running app has one), sends a semantic patch
-``turnFlagOff`` with a comment naming the reason, and waits (condition, with a deadline of
-``config.flags.observe_timeout_seconds``) until that client's flag-change listener sees
+``plan()`` reads the flag (REST). ``execute()`` sends a semantic patch ``turnFlagOff`` with a
+comment naming the reason on the same HTTP client, then starts a ``launchdarkly-server-sdk``
+client on the streaming connection (as the running app has one) and waits (condition, with a
+deadline of ``config.flags.observe_timeout_seconds``) until it serves
 ``variation_detail(...).reason == {"kind": "OFF"}``. The result reports the time from the
-PATCH being sent to that observation.
+PATCH being sent to that observation (the SDK client connects after the PATCH, so that
+nothing delays the PATCH; the figure includes its connection).
 
 Refusals are decided by :func:`next_step` (pure): 409 is retried with backoff, 429 waits as
 long as ``Retry-After`` / ``X-Ratelimit-Reset`` say (a wait over the cap fails, stating it),
@@ -29,7 +30,7 @@ from pipeline.secrets import Secret, SecretSource, redact, secret_source
 
 T = TypeVar("T")
 NAME = "flag"
-READY_WAIT_CAP_SECONDS = 3.0   # how long the SDK may take to connect before we PATCH anyway
+READY_WAIT_CAP_SECONDS = 3.0   # how long the SDK's first connection is waited for (then it keeps trying)
 RECHECK_SECONDS = 0.5          # the observer also re-evaluates this often, besides its listener
 
 
@@ -235,6 +236,7 @@ class FlagKillSwitch:
         self._api_factory = api_factory or (lambda url, token: LaunchDarklyApi(url, token))
         self._observer_factory = observer_factory or SdkObserver
         self._rng = rng or random.Random()
+        self._http: LaunchDarklyApi | None = None   # one client for plan and execute (built once)
 
     # ------------------------------------------------------------ Mechanism
 
@@ -242,8 +244,7 @@ class FlagKillSwitch:
         s = self.settings
         target = f"flag {s.kill_switch} OFF in {s.project}/{s.environment}: the app serves its off variation"
         try:
-            with self._api() as api:
-                state = self._read(api, _Run(False, "plan"))
+            state = self._read(self._api(), _Run(False, "plan"))   # the client stays open for execute
         except _Stop as stop:
             return Plan(NAME, f"unknown: {stop.result.detail}", target, data={"error": stop.result.detail})
         return Plan(NAME, state.describe(), target, noop=not state.on, data=_state_data(state))
@@ -262,14 +263,22 @@ class FlagKillSwitch:
         run.data.update(project=s.project, flag=s.kill_switch, environment=s.environment,
                         target=switch_word(run.target_on))
         try:
-            with self._api() as api:
-                before = self._read(api, run)
-                run.data.update(version_before=before.version, on_before=before.on)
-                if dry_run:
-                    return self._dry_run(run, before)
-                return self._act_and_verify(api, run, before)
+            api = self._api()
+            before = self._read(api, run)
+            run.data.update(version_before=before.version, on_before=before.on)
+            if dry_run:
+                return self._dry_run(run, before)
+            return self._act_and_verify(api, run, before)
         except _Stop as stop:
             return stop.result
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        """Close the HTTP client plan() and execute() share (execute closes it itself)."""
+        if self._http is not None:
+            self._http.close()
+            self._http = None
 
     def _dry_run(self, run: _Run, before: FlagState) -> RollbackResult:
         word = switch_word(run.target_on)
@@ -279,15 +288,20 @@ class FlagKillSwitch:
                             f"(semantic patch {instruction(run.target_on)['kind']}, comment {self._comment(run)!r})")
 
     def _act_and_verify(self, api: LaunchDarklyApi, run: _Run, before: FlagState) -> RollbackResult:
-        observer, why_unverifiable = self._start_observer(run)
+        # The PATCH goes first: every millisecond before it, customers are served the bad path. The
+        # verifying SDK client connects after it; a client that connects after the change serves
+        # the new state from its first payload, so the verification holds either way.
+        observer: SdkObserver | None = None
         try:
             if before.on == run.target_on:
+                observer, why_unverifiable = self._start_observer(run)
                 return self._verify(run, observer, why_unverifiable, before, Outcome.ALREADY,
                                     f"{before.describe()}: already {switch_word(run.target_on)}")
             after, sent = self._patch(api, run)
             run.data.update(version_after=after.version)
             if after.on != run.target_on:
                 return self._result(run, Outcome.FAILED, f"the PATCH was accepted but {after.describe()}")
+            observer, why_unverifiable = self._start_observer(run)
             if after.version == before.version:
                 return self._verify(run, observer, why_unverifiable, after, Outcome.ALREADY,
                                     f"{after.describe()}: already {switch_word(run.target_on)} (changed meanwhile)")
@@ -304,9 +318,8 @@ class FlagKillSwitch:
         if sdk_key is None:
             return None, f"SDK key {key_name} not found in {self._source().describe()}"
         observer = self._observer_factory(self.settings, sdk_key)
-        ready = observer.start(min(READY_WAIT_CAP_SECONDS, self.settings.observe_timeout_seconds))
-        run.data["sdk_ready_before_patch"] = ready
-        observer.expect(served_as_wanted(run.target_on))  # armed before the PATCH: times the change
+        run.data["sdk_ready"] = observer.start(min(READY_WAIT_CAP_SECONDS, self.settings.observe_timeout_seconds))
+        observer.expect(served_as_wanted(run.target_on))
         return observer, ""
 
     def _patch(self, api: LaunchDarklyApi, run: _Run) -> tuple[FlagState, float]:
@@ -398,12 +411,15 @@ class FlagKillSwitch:
         return step.why
 
     def _api(self) -> LaunchDarklyApi:
+        if self._http is not None:
+            return self._http
         name = self.config.secrets.launchdarkly_api_token
         token = self._source().get(name)
         if token is None:
             raise _Stop(RollbackResult(NAME, Outcome.FAILED, f"LaunchDarkly API access token {name} not found in "
                                        f"{self._source().describe()}"))
-        return self._api_factory(self.settings.api_url, token)
+        self._http = self._api_factory(self.settings.api_url, token)
+        return self._http
 
     def _source(self) -> SecretSource:
         if self._secrets is None:

@@ -1,8 +1,12 @@
-"""pipeline.launchdarkly.LaunchDarklyApi on the wire (httpx MockTransport) and against the stand-in."""
+"""pipeline.launchdarkly.LaunchDarklyApi on the wire (a local HTTP server answering as told) and
+against the stand-in."""
+import json
+import socket
 import threading
 import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Callable, Iterator
 
-import httpx
 import pytest
 
 from pipeline.launchdarkly import API_VERSION, SEMANTIC_PATCH, LaunchDarklyApi, LaunchDarklyError
@@ -11,53 +15,97 @@ from tests.launchdarkly.conftest import FLAG, PROJECT, ValueChanges, user
 
 TOKEN = Secret("LAUNCHDARKLY_API_TOKEN", "api-0123456789abcdef")
 
+# (method, path, headers, body) -> (status, headers, body)
+Answer = Callable[[str, str, dict, bytes], tuple[int, dict, bytes]]
 
-def api_with(handler) -> LaunchDarklyApi:
-    return LaunchDarklyApi("https://ld.example", TOKEN, transport=httpx.MockTransport(handler))
+
+@pytest.fixture
+def answering() -> Iterator[Callable[[Answer], LaunchDarklyApi]]:
+    """``answering(handler)``: a LaunchDarklyApi pointed at a loopback server that answers every
+    request with ``handler(method, path, headers, body)``."""
+    servers: list[ThreadingHTTPServer] = []
+
+    def start(answer: Answer) -> LaunchDarklyApi:
+        class Handler(BaseHTTPRequestHandler):
+            def _any(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                status, headers, payload = answer(self.command, self.path, dict(self.headers), body)
+                self.send_response(status)
+                for name, value in headers.items():
+                    self.send_header(name, value)
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
+
+            do_GET = do_PATCH = do_POST = _any
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        servers.append(server)
+        return LaunchDarklyApi(f"http://127.0.0.1:{server.server_address[1]}", TOKEN)
+
+    yield start
+    for server in servers:
+        server.shutdown()
+        server.server_close()
 
 
-def test_semantic_patch_request_shape():
+def json_answer(status: int, document: object, **headers: str) -> tuple[int, dict, bytes]:
+    return status, {"Content-Type": "application/json", **headers}, json.dumps(document).encode()
+
+
+def test_semantic_patch_request_shape(answering):
     seen = {}
 
-    def handler(request: httpx.Request) -> httpx.Response:
-        seen.update(method=request.method, url=str(request.url), headers=dict(request.headers),
-                    body=request.read())
-        return httpx.Response(200, json={"key": FLAG})
+    def handler(method, path, headers, body):
+        seen.update(method=method, path=path, headers={k.lower(): v for k, v in headers.items()}, body=body)
+        return json_answer(200, {"key": FLAG})
 
-    with api_with(handler) as api:
+    with answering(handler) as api:
         api.turn_flag(PROJECT, FLAG, "production", False, "why")
     assert seen["method"] == "PATCH"
-    assert seen["url"] == f"https://ld.example/api/v2/flags/{PROJECT}/{FLAG}"
+    assert seen["path"] == f"/api/v2/flags/{PROJECT}/{FLAG}"
     assert seen["headers"]["authorization"] == TOKEN.reveal()  # raw, no Bearer
     assert seen["headers"]["ld-api-version"] == API_VERSION
     assert seen["headers"]["content-type"] == SEMANTIC_PATCH
     assert b'"instructions":[{"kind":"turnFlagOff"}]' in seen["body"].replace(b" ", b"")
 
 
-def test_errors_carry_code_and_retry_after_and_never_the_token():
-    def handler(request: httpx.Request) -> httpx.Response:
-        return httpx.Response(429, headers={"Retry-After": "7"},
-                              json={"code": "rate_limited", "message": f"slow down {TOKEN.reveal()}", "id": "x"})
+def test_get_sends_the_environment_as_a_query(answering):
+    seen = []
+    with answering(lambda method, path, headers, body: seen.append(path) or json_answer(200, {})) as api:
+        api.get_flag(PROJECT, FLAG, "prod uction")
+    assert seen == [f"/api/v2/flags/{PROJECT}/{FLAG}?env=prod+uction"]
 
-    with api_with(handler) as api, pytest.raises(LaunchDarklyError) as caught:
+
+def test_errors_carry_code_and_retry_after_and_never_the_token(answering):
+    def handler(method, path, headers, body):
+        return json_answer(429, {"code": "rate_limited", "message": f"slow down {TOKEN.reveal()}", "id": "x"},
+                           **{"Retry-After": "7"})
+
+    with answering(handler) as api, pytest.raises(LaunchDarklyError) as caught:
         api.get_flag(PROJECT, FLAG, "production")
     error = caught.value
     assert (error.status, error.code, error.retry_after_seconds) == (429, "rate_limited", 7)
     assert TOKEN.reveal() not in str(error) and "***" in error.message
 
 
-def test_non_json_error_body_and_unreachable_host():
-    with api_with(lambda r: httpx.Response(502, text="<html>bad gateway</html>")) as api:
+def test_non_json_error_body_and_unreachable_host(answering):
+    with answering(lambda *request: (502, {"Content-Type": "text/html"}, b"<html>bad gateway</html>")) as api:
         with pytest.raises(LaunchDarklyError) as caught:
             api.get_flag(PROJECT, FLAG)
     assert caught.value.status == 502 and caught.value.code == "error"
 
-    def refuse(request: httpx.Request) -> httpx.Response:
-        raise httpx.ConnectError("connection refused")
-
-    with api_with(refuse) as api, pytest.raises(LaunchDarklyError) as caught:
+    with socket.socket() as closed:      # a port nothing listens on
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+    with LaunchDarklyApi(f"http://127.0.0.1:{port}", TOKEN) as api, pytest.raises(LaunchDarklyError) as caught:
         api.get_flag(PROJECT, FLAG)
-    assert caught.value.status == 0 and "connection refused" in caught.value.message
+    assert caught.value.status == 0 and "refused" in caught.value.message.lower()
+    assert TOKEN.reveal() not in str(caught.value)
 
 
 def test_json_patch_against_the_stand_in(ld):

@@ -46,7 +46,7 @@ def test_kill_switch_turns_the_flag_off_and_the_app_sees_it(ld, app_client, valu
     assert ld.flag()["environments"]["local"]["on"] is False
     data = result.data
     assert data["version_after"] > data["version_before"]
-    assert data["listener_fired"] and data["observed_via_listener"]
+    assert data["sdk_ready"]
     assert data["served_reason"] == {"kind": "OFF"} and data["served_value"] is False
     assert 0 <= data["observed_after_seconds"] < 5
     assert "OFF" in result.detail and "after the PATCH" in result.detail
@@ -56,6 +56,20 @@ def test_kill_switch_turns_the_flag_off_and_the_app_sees_it(ld, app_client, valu
     [audit] = httpx.get(ld.url + "/_sandbox/changes").json()
     assert "p95 latency 7.2 s > 5 s" in audit["comment"]
     no_secrets(ld, result)
+
+
+def test_the_patch_goes_out_before_the_verifying_sdk_connects(ld):
+    """Nothing delays the kill switch: the plan's client sends the PATCH, then the SDK connects
+    (its stream request comes after the PATCH) and still verifies OFF from its first payload."""
+    flag = switch(ld)
+    assert not flag.plan().noop
+    result = flag.execute("fast")
+    assert result.outcome is Outcome.DONE and result.data["served_reason"] == {"kind": "OFF"}, result.detail
+    log = [(r["method"], r["path"]) for r in ld.requests()]
+    patch = log.index(("PATCH", f"/api/v2/flags/{PROJECT}/{FLAG}"))
+    streams = [i for i, (method, path) in enumerate(log) if method == "GET" and path == "/all"]
+    assert streams and min(streams) > patch, log
+    assert [m for m, path in log if path.startswith("/api/v2/")] == ["GET", "GET", "PATCH"], log
 
 
 def test_plan_reads_without_changing(ld):
