@@ -8,9 +8,10 @@ the status, never the token.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import TYPE_CHECKING, Any, Mapping
 
-import httpx
+if TYPE_CHECKING:   # httpx is imported when a client is built: outside Actions nothing loads it
+    import httpx
 
 from pipeline.secrets import Secret
 
@@ -53,6 +54,8 @@ def repository_from_environ(environ: Mapping[str, str]) -> Repository | None:
 class GitHubApi:
     def __init__(self, repo: Repository, timeout: float = 5.0,
                  transport: httpx.BaseTransport | None = None) -> None:
+        import httpx
+
         self.repo = repo
         self._http = httpx.Client(base_url=f"{repo.api_url}/repos/{repo.name}", timeout=timeout,
                                   transport=transport, headers={
@@ -71,6 +74,8 @@ class GitHubApi:
 
     def call(self, method: str, path: str, **kwargs: Any) -> Any:
         """``path`` is relative to ``/repos/{owner}/{repo}``; returns the decoded JSON body."""
+        import httpx
+
         what = f"{method} /repos/{self.repo.name}{path}"
         headers = {"Authorization": f"Bearer {self.repo.token.reveal()}"}
         try:

@@ -15,14 +15,16 @@ later call is skipped, so a GitHub outage costs the deploy at most one timeout.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping
+from typing import TYPE_CHECKING, Any, Callable, Mapping
 
-import httpx
 
 from pipeline import ci
 from pipeline.config import EnvConfig
 from pipeline.github_api import GitHubApi, GitHubError, repository_from_environ
 from pipeline.promotion import digest_of
+
+if TYPE_CHECKING:
+    import httpx
 
 # What each final outcome of a deploy (or a rollback) is on GitHub.
 STATES = {"deployed": "success", "nothing_to_do": "success", "done": "success",
@@ -125,6 +127,8 @@ class Deployments:
         return None
 
     def _guarded(self, call: Callable[[], Any], what: str) -> Any:
+        import httpx   # loaded already: only a built client calls this
+
         try:
             return call()
         except GitHubError as exc:

@@ -14,7 +14,7 @@ import os
 import re
 import sys
 from dataclasses import dataclass
-from typing import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Callable, Mapping, Sequence
 
 from invoke import Exit, task
 from rich.console import Console
@@ -22,15 +22,17 @@ from rich.table import Table
 
 from pipeline import ci
 from pipeline.config import ConfigError, EnvConfig, load_config
-from pipeline.deploy.state import Intent
 from pipeline.exit_codes import ExitCode
 from pipeline.lock import DeployLock, LockHeld
-from pipeline.records import Records
 from pipeline.report.markdown import append_summary, rollback_summary
 from pipeline.rollback import audit_trail, factory, policy
 from pipeline.rollback.result import Mechanism, Plan, RollbackResult
 from pipeline.rollback.runner import RollbackRun, run
 from pipeline.secrets import redact
+
+if TYPE_CHECKING:   # the records' modules load when a mechanism needs them, after the kill switch's PATCH
+    from pipeline.deploy.state import Intent
+    from pipeline.records import Records
 
 class UsageError(ValueError):
     """Bad input: the message names the option and what is accepted."""
@@ -109,6 +111,8 @@ def main(request: Request, environ: Mapping[str, str], out: Console, err: Consol
                           human, err)
     if unlocked_why:
         err.print(f"[yellow]warning:[/] proceeding without the deploy lock: {unlocked_why}", highlight=False)
+    from pipeline.deploy.state import Intent
+
     dead = Intent.from_json((lock.previous.info or {}).get("in_flight")) if lock and lock.previous else None
     unverified = dead if dead is not None and dead.changed and not dead.verified else None
     if unverified:
