@@ -4,12 +4,14 @@ The figure is the time from the command's start until an already connected app s
 OFF: an official ``launchdarkly-server-sdk`` client in this process, streaming from the
 LaunchDarkly stand-in (as a running pod's SDK would), whose flag-change listener notes the
 moment. Both commands run as whole processes, alternated; each must also exit 0.
-* ours: ``invoke rollback --env local --via flag --yes`` (takes the deploy lock, reads and
-  plans, records the audit log, patches, then verifies with its own SDK client before exiting);
+* ours: ``invoke rollback --env local --via flag --yes`` (never takes the deploy lock; reads and
+  plans, patches on the same HTTP client, then verifies with its own SDK client and writes the
+  release record before exiting);
 * baseline: ``curl -X PATCH`` with the same semantic patch (``turnFlagOff``), headers and
   token, the token read from a file so it never appears on a command line.
 Before each run, untimed, the flag is turned back ON and the app seen to serve it.
-Target (issue 12): ours <= 3x the curl baseline.
+Target (issue 12): ours <= 3x the curl baseline. A reference figure, ``invoke --version``
+against the same curl, shows the floor any ``invoke`` command starts from.
 """
 from __future__ import annotations
 
@@ -97,11 +99,20 @@ def comparison(standins: Standins, app: App) -> Comparison:
                       TARGET, RUNS)
 
 
+def floor(standins: Standins) -> Comparison:
+    """invoke's own start-up against the same curl: no invoke command can beat this ratio."""
+    turn_on = curl(standins, on=True)
+    return Comparison("kill-switch-floor", "invoke --version (invoke's start-up alone) against the curl PATCH",
+                      Command.of("invoke --version", [INVOKE, "--version"], env=standins.env, cwd=str(ROOT)),
+                      Command.of("curl semantic patch", turn_on, env=standins.env, cwd=str(ROOT)),
+                      None, RUNS)
+
+
 def main() -> int:
     with running() as standins:
         app = App(standins.urls["launchdarkly"], standins.env["LAUNCHDARKLY_SDK_KEY"])
         try:
-            return run_all([comparison(standins, app)])
+            return run_all([comparison(standins, app), floor(standins)])
         finally:
             app.client.close()
 

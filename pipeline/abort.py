@@ -19,6 +19,7 @@ from typing import Any, Callable
 
 from kubernetes import client
 
+from pipeline.kube.api import KubeApi
 from pipeline.kube.informer import Informer
 from pipeline.lock import ABORT_ANNOTATION, ApiStatusError, LeaseApi, micro_time
 
@@ -77,7 +78,7 @@ class AbortWatch:
         self._stop = threading.Event()
         self._fired = False
         self.on_abort = on_abort
-        self.informer = Informer("lease", client.CoordinationV1Api(api_client).list_namespaced_lease, namespace,
+        self.informer = Informer("lease", KubeApi(api_client).list_namespaced_lease, namespace,
                                  {"field_selector": f"metadata.name={lease}"}, self._changed, self._stop)
         self._thread = threading.Thread(target=self.informer.run, daemon=True, name=f"abort watch {lease}")
 

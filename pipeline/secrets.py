@@ -71,13 +71,13 @@ class ChainedSource:
 
 def kubernetes_secret_source(path: str, api_client: object) -> MappingSource:
     """Read a Kubernetes Secret ``namespace/name`` once; its keys are the secret names."""
-    from kubernetes import client
+    from pipeline.kube.api import KubeApi
 
     namespace, _, name = path.partition("/")
     if not namespace or not name:
         raise ConfigError(f"secrets.path {path!r} must be <namespace>/<secret name> for source kubernetes")
-    secret = client.CoreV1Api(api_client).read_namespaced_secret(name, namespace)
-    values = {k: base64.b64decode(v).decode() for k, v in (secret.data or {}).items()}
+    secret = KubeApi(api_client).read_namespaced_secret(name, namespace)  # type: ignore[arg-type]
+    values = {k: base64.b64decode(v).decode() for k, v in (secret.get("data") or {}).items()}
     return MappingSource(values, f"kubernetes secret {path}")
 
 

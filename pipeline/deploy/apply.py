@@ -50,7 +50,6 @@ def changed_paths(live: Any, proposed: Any, prefix: str = "") -> list[str]:
 class Applier:
     def __init__(self, api_client: client.ApiClient) -> None:
         self.dynamic = dynamic.DynamicClient(api_client)
-        self.core = client.CoreV1Api(api_client)
 
     def plan(self, objects: Iterable[dict[str, Any]]) -> list[Change]:
         return [self._one(obj, dry_run=True) for obj in objects]

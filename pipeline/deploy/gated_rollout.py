@@ -18,6 +18,7 @@ from kubernetes import client
 
 from pipeline.deploy.pod_problems import problems
 from pipeline.kube import retry
+from pipeline.kube.api import KubeApi
 from pipeline.kube.informer import ClusterView, Snapshot
 from pipeline.rollout.gates import GateCheck, RolloutProgress, gate_reached, progress_from
 from pipeline.verify.pods import new_replicaset
@@ -41,7 +42,7 @@ ProgressCallback = Callable[[RolloutProgress, GateCheck], None]
 
 class Rollout:
     def __init__(self, api_client: client.ApiClient, namespace: str, name: str) -> None:
-        self.apps = client.AppsV1Api(api_client)
+        self.apps = KubeApi(api_client)
         self.namespace, self.name = namespace, name
 
     def set_paused(self, paused: bool) -> None:

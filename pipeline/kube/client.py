@@ -7,6 +7,7 @@ from typing import Any
 from kubernetes import client, config as kube_config
 
 from pipeline.config import KubeSettings
+from pipeline.kube.api import KubeApi
 
 
 class KubeConfigError(ValueError):
@@ -26,8 +27,8 @@ def api_client(settings: KubeSettings) -> client.ApiClient:
         raise KubeConfigError(f"cannot use {where}{context}: {exc}") from None
 
 
-def apps_api(api: client.ApiClient) -> client.AppsV1Api:
-    return client.AppsV1Api(api)
+def apps_api(api: client.ApiClient) -> KubeApi:
+    return KubeApi(api)
 
 
 def read_json(call: Any, *args: Any, **kwargs: Any) -> dict[str, Any]:
@@ -76,7 +77,7 @@ def read_deployment(api: client.ApiClient, namespace: str, name: str) -> dict[st
     from pipeline.kube import retry
 
     try:
-        return retry.call(lambda: read_json(client.AppsV1Api(api).read_namespaced_deployment, name, namespace))
+        return retry.call(lambda: read_json(KubeApi(api).read_namespaced_deployment, name, namespace))
     except ApiException as exc:
         if exc.status == 404:
             return None

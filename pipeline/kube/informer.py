@@ -26,6 +26,7 @@ from kubernetes import client, watch
 from kubernetes.client.exceptions import ApiException
 from urllib3.exceptions import HTTPError as Urllib3Error
 
+from pipeline.kube.api import KubeApi
 from pipeline.kube.client import read_json
 from pipeline.kube.retry import backoff, RetryPolicy
 
@@ -147,14 +148,15 @@ class ClusterView:
 
     ``feeds`` chooses what to watch: "deployment" (by name), "replicasets" and "pods" (by the
     Deployment's selector labels; both need ``match_labels``). ``apps``/``core`` are the
-    client's AppsV1Api/CoreV1Api (or anything with the same list methods).
+    client's AppsV1Api/CoreV1Api, or pipeline.kube.api.KubeApi (anything with the same list methods).
     """
 
     @classmethod
     def of(cls, api_client: client.ApiClient, namespace: str, deployment: str,
            match_labels: dict[str, str] | None = None,
            feeds: tuple[str, ...] = ("deployment", "replicasets", "pods")) -> "ClusterView":
-        return cls(client.AppsV1Api(api_client), client.CoreV1Api(api_client), namespace, deployment,
+        api = KubeApi(api_client)
+        return cls(api, api, namespace, deployment,
                    match_labels, feeds)
 
     def __init__(self, apps: Any, core: Any, namespace: str, deployment: str,

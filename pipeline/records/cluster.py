@@ -18,10 +18,10 @@ from __future__ import annotations
 import json
 from typing import Any, Mapping
 
-from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 from urllib3.exceptions import HTTPError
 
+from pipeline.kube.api import KubeApi
 from pipeline.kube.client import read_json
 from pipeline.records import codec
 from pipeline.records.driver import RecordExists, RecordNotFound, RecordsError, Stored, VersionConflict
@@ -33,17 +33,9 @@ class ConfigMapDriver:
 
     def __init__(self, api_client: Any, namespace: str, timeout: float = 10.0) -> None:
         self._api_client: Any = api_client
-        self._core: Any = None
+        self.core = KubeApi(api_client)
         self.namespace, self.timeout = namespace, timeout
         self.name = f"configmaps in namespace {namespace}"
-
-    @property
-    def core(self) -> Any:
-        """Built on first use: loading ``CoreV1Api`` builds ~250 pydantic models (about 0.5 s), which a
-        kill switch opening the store before its PATCH must not wait for."""
-        if self._core is None:
-            self._core = client.CoreV1Api(self._api_client)
-        return self._core
 
     def create(self, obj: Stored) -> Stored:
         return _stored(self._call("create", obj.name, self.core.create_namespaced_config_map, self.namespace,

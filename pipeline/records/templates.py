@@ -39,12 +39,12 @@ def release_template_hash(live: Obj | None, replica_sets: Sequence[Obj], contain
 
 def read_workload(api_client: Any, namespace: str, name: str) -> tuple[dict[str, Any] | None, list[dict[str, Any]]]:
     """The Deployment (None if missing) and the ReplicaSets its selector selects."""
-    from kubernetes import client
     from kubernetes.client.exceptions import ApiException
 
+    from pipeline.kube.api import KubeApi
     from pipeline.kube.client import read_json
 
-    apps = client.AppsV1Api(api_client)
+    apps = KubeApi(api_client)
     try:
         live = read_json(apps.read_namespaced_deployment, name, namespace)
     except ApiException as exc:

@@ -101,7 +101,7 @@ def by_template(owned: Sequence[Mapping[str, Any]], template: Mapping[str, Any])
 
 @dataclass
 class RolloutUndo:
-    apps: Any                            # kubernetes.client.AppsV1Api
+    apps: Any                            # pipeline.kube.api.KubeApi
     namespace: str
     deployment: str
     container: str = ""
