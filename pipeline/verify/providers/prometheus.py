@@ -3,16 +3,20 @@
 The same measurements as the pod provider, as PromQL over the span ``[<W>s]`` ending at the
 evaluation time, restricted to the pods (``pod=~"a|b"``) in the namespace; each verdict records
 its query as ``source``. Two more queries give the evidence: the Klaviyo responses and the
-latency observations in the span. An empty result is "no values" (``samples=False``), never
-zero. Prometheus must scrape the pods more often than the span is long (``increase``/``rate``
-need two samples inside it) and its ``increase`` extrapolates to the span edges, so values
-may be fractional. ``observe`` costs no request (Prometheus does the scraping); ``measure``
-sends seven queries.
+latency observations in the span. Each series counts what it counted in the span
+(:func:`counted`): ``increase()``, plus its first value when it has no sample before the span
+(a new pod, or a status whose series the app creates at its first response), so the first 401
+of a pod is never lost. Rates are those counts per minute of the span. ``increase`` extrapolates
+to the span edges, so values may be fractional. An empty result is "no values"
+(``samples=False``), never zero, except a status with no series while the responses were
+measured (the app has not answered it yet: 0, as the pods provider counts it). Prometheus must
+scrape the pods more often than the span is long. ``observe`` costs no request (Prometheus does
+the scraping); ``measure`` sends seven queries.
 
 Signature failures the verifier caused are subtracted from the sum over the pods (PromQL sums
 them), counting the probes sent inside the span. Prometheus scrapes on its own schedule, so a
-probe may be subtracted up to one Prometheus scrape interval before it shows: for that long a
-genuine failure can be hidden; it shows at the next evaluation.
+probe may be subtracted before Prometheus has scraped it (a new pod is scraped only once its
+discovery reaches Prometheus): until then a genuine failure can be hidden.
 """
 from __future__ import annotations
 
@@ -45,17 +49,37 @@ def selector(namespace: str, pods: Sequence[str], pod_label: str = "pod", namesp
     return f'{namespace_label}="{namespace}",{pod_label}=~"{alternatives}"'
 
 
-def queries(sel: str, seconds: int, quantile: float = 0.95) -> dict[str, str]:
-    """The PromQL of every measurement for a span of ``seconds``."""
+def counted(series: str, seconds: int) -> str:
+    """Per series, what it counted in the span ``[<seconds>s]`` ending at the evaluation time.
+
+    ``increase()`` alone misses what a series counted before its first sample: a pod's series
+    first scraped inside the span (a new pod, or a status such as 401 whose series the app
+    creates at its first response, with value 1) would hide its first increments, the very
+    ones a threshold of 0 must see. A series with no sample at the span's start (``unless ...
+    offset``) is counted from its process start: its increase plus its first value
+    (``min_over_time``), as the pods provider counts a pod that appears. One sample is enough
+    for such a series; an older series needs two (``increase``)."""
     window = f"[{seconds}s]"
+    grown = f"increase({series}{window})"
+    fresh = f"(min_over_time({series}{window}) unless {series} offset {seconds}s)"
+    return f"({grown} + {fresh}) or {grown} or {fresh}"
+
+
+def queries(sel: str, seconds: int, quantile: float = 0.95) -> dict[str, str]:
+    """The PromQL of every measurement for a span of ``seconds`` (counts; rates per minute)."""
+    def total(metric: str, matchers: str = "") -> str:
+        return f"sum({counted(metric + '{' + matchers + sel + '}', seconds)})"
+
+    per_minute = f" * 60 / {seconds}"
+    buckets = counted(DURATION_BUCKETS + "{" + sel + "}", seconds)
     return {
-        "auth_errors": f'sum(increase({RESPONSES}{{status=~"401|403",{sel}}}{window}))',
-        "server_errors": f'sum(rate({RESPONSES}{{status=~"5..|error",{sel}}}{window})) * 60',
-        "rate_limited": f'sum(rate({RESPONSES}{{status="429",{sel}}}{window})) * 60',
-        "p95_latency": f"histogram_quantile({quantile}, sum by (le) (rate({DURATION_BUCKETS}{{{sel}}}{window})))",
-        "webhook_signatures": f"sum(increase({SIGNATURE_FAILURES}{{{sel}}}{window}))",
-        "requests": f"sum(increase({RESPONSES}{{{sel}}}{window}))",
-        "observations": f"sum(increase({DURATION_COUNT}{{{sel}}}{window}))",
+        "auth_errors": total(RESPONSES, 'status=~"401|403",'),
+        "server_errors": total(RESPONSES, 'status=~"5..|error",') + per_minute,
+        "rate_limited": total(RESPONSES, 'status="429",') + per_minute,
+        "p95_latency": f"histogram_quantile({quantile}, sum by (le) ({buckets}))",
+        "webhook_signatures": total(SIGNATURE_FAILURES),
+        "requests": total(RESPONSES),
+        "observations": total(DURATION_COUNT),
     }
 
 
@@ -133,24 +157,35 @@ class PrometheusProvider:
         return Reading(_measurements(values, seconds, caused), sources)
 
 
-def _measurements(values: Mapping[str, float | None], seconds: int, caused: int) -> Measurements:
-    def measured(name: str, count: float | None = None) -> Measured:
-        value = values[name]
-        if value is None or math.isnan(value):
-            return Measured(None, False, count)
-        return Measured(value, True, count)
+STATUS_COUNTS = ("auth_errors", "server_errors", "rate_limited")
 
-    requests = values["requests"]
+
+def _number(value: float | None) -> float | None:
+    return None if value is None or math.isnan(value) else value
+
+
+def _measurements(values: Mapping[str, float | None], seconds: int, caused: int) -> Measurements:
+    """The queries' values as measurements. The app creates a status's series at its first
+    response, so with responses measured a status with no series counted 0 (as the pods
+    provider has it); with no responses at all it is "no values"."""
+    requests = _number(values["requests"])
     minutes = seconds / 60
-    server, throttled = measured("server_errors"), measured("rate_limited")
+
+    def measured(name: str, count: float | None = None) -> Measured:
+        value = _number(values[name])
+        if value is None and name in STATUS_COUNTS and requests is not None:
+            value = 0.0
+        if value is None:
+            return Measured(None, False, count)
+        return Measured(value, True, value * minutes if count is None and name in STATUS_COUNTS else count)
+
     signatures = measured("webhook_signatures")
     if signatures.value is not None:
         signatures = Measured(max(0.0, signatures.value - caused), True, max(0.0, signatures.value - caused))
     notes = (f"{caused} signature failure(s) were the verifier's own wrongly signed synthetic webhooks: "
              "not counted",) if caused else ()
+    auth = measured("auth_errors")
     return Measurements(
-        seconds, measured("auth_errors", values["auth_errors"]),
-        Measured(server.value, server.samples, None if server.value is None else server.value * minutes),
-        Measured(throttled.value, throttled.samples, None if throttled.value is None else throttled.value * minutes),
-        measured("p95_latency", values["observations"] or 0.0), signatures, notes,
-        None if requests is None or math.isnan(requests) else requests)
+        seconds, Measured(auth.value, auth.samples, auth.value), measured("server_errors"),
+        measured("rate_limited"), measured("p95_latency", _number(values["observations"]) or 0.0),
+        signatures, notes, requests)
