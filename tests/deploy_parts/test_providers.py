@@ -196,9 +196,9 @@ def test_prometheus_provider_queries_and_verdicts(server):
     source = verdicts["rate_limited"].source
     series = 'klaviyo_api_responses_total{status="429",namespace="klaviyo-sync",pod=~"web-a|web-b\\\\.x"}'
     assert source == f"sum({counted(series, 120)}) * 60 / 120"
-    assert counted(series, 120) == (f"(increase({series}[120s]) + (min_over_time({series}[120s]) unless {series} "
-                                    f"offset 120s)) or increase({series}[120s]) or (min_over_time({series}[120s]) "
-                                    f"unless {series} offset 120s)")
+    assert counted(series, 120) == (f"(increase({series}[120s]) and resets({series}[120s]) > 0) or "
+                                    f"(last_over_time({series}[120s]) - {series} offset 120s >= 0) or "
+                                    f"last_over_time({series}[120s])")
     assert all(at == "1800000120.000" for _, at in fake.queries) and len(fake.queries) == 7
     assert provider.requests == 7
 

@@ -82,7 +82,7 @@ def test_a_healthy_pod_passes_on_evidence_and_statuses_without_series_count_zero
                    "every verdict of a healthy pod to pass")
     # no 401/429/5xx series at all: counted 0, not "no values"
     assert found["auth_errors"].value == 0 and found["server_errors"].value == 0
-    assert found["auth_errors"].data["requests"] >= 20
+    assert found["auth_errors"].data["requests"] == 20     # exact: nothing extrapolated
     assert 0.1 < found["p95_latency"].value <= 0.25
     assert "increase(klaviyo_api_responses_total{" in found["auth_errors"].source
 
@@ -102,7 +102,7 @@ def test_the_first_401_of_a_pod_is_counted_although_its_series_starts_at_one(clu
              "three samples of the 401 series", 30)
     found = settle(provider, window, [pod.name], lambda f: f["auth_errors"].status == "fail",
                    "auth_errors to fail on the one 401")
-    assert found["auth_errors"].value >= 1
+    assert found["auth_errors"].value == 1
     assert plain_increase(prometheus, series, found["auth_errors"].window_seconds) == 0
 
 
@@ -129,3 +129,22 @@ def test_server_errors_and_latency_over_the_thresholds_fail(cluster):
                    lambda f: f["server_errors"].status == "fail" and f["p95_latency"].status == "fail",
                    "server_errors and p95_latency to fail")
     assert found["p95_latency"].value > 5 and found["auth_errors"].passed
+
+
+def test_the_verifiers_own_refused_probe_leaves_exactly_zero(cluster):
+    """One forged synthetic webhook refused by the pod, subtracted as the verifier's own: the
+    verdict is 0 and passes (an extrapolated 1.14 - 1 = 0.14 would be a false breach)."""
+    prometheus, pods = cluster
+    pod = pods["web-a"]
+    wait_for(lambda: prometheus.scraped(pod.name, 2), "two scrapes of web-a")
+    provider = PrometheusProvider(prometheus.url, NAMESPACE)
+    window = provider.begin([pod.name])
+    pod.metrics.signature_failures.inc()                  # the probe, sent before the first round
+    pod.metrics.respond("200", times=10)
+    found = settle(provider, window, [pod.name],
+                   lambda f: scraped_after(prometheus, pod, 1, "klaviyo_webhook_signature_failures_total")
+                   and f["webhook_signatures"].status != "inconclusive", "the probe's failure to be scraped")
+    found = verdicts(provider.measure(window, None, {pod.name: [0]}))
+    assert found["webhook_signatures"].passed and found["webhook_signatures"].value == 0, found["webhook_signatures"]
+    unsubtracted = verdicts(provider.measure(window))["webhook_signatures"]
+    assert unsubtracted.status == "fail" and unsubtracted.value == 1

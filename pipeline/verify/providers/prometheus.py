@@ -3,14 +3,13 @@
 The same measurements as the pod provider, as PromQL over the span ``[<W>s]`` ending at the
 evaluation time, restricted to the pods (``pod=~"a|b"``) in the namespace; each verdict records
 its query as ``source``. Two more queries give the evidence: the Klaviyo responses and the
-latency observations in the span. Each series counts what it counted in the span
-(:func:`counted`): ``increase()``, plus its first value when it has no sample before the span
-(a new pod, or a status whose series the app creates at its first response), so the first 401
-of a pod is never lost. Rates are those counts per minute of the span. ``increase`` extrapolates
-to the span edges, so values may be fractional. An empty result is "no values"
+latency observations in the span. Each series counts exactly what it counted in the span
+(:func:`counted`: the last value minus the one at the span's start; a series born in the span
+from its process start), so the first 401 of a pod is never lost and nothing is extrapolated.
+Rates are those counts per minute of the span. An empty result is "no values"
 (``samples=False``), never zero, except a status with no series while the responses were
 measured (the app has not answered it yet: 0, as the pods provider counts it). Prometheus must
-scrape the pods more often than the span is long. ``observe`` costs no request (Prometheus does
+have scraped the pods inside the span. ``observe`` costs no request (Prometheus does
 the scraping); ``measure`` sends seven queries.
 
 Signature failures the verifier caused are subtracted from the sum over the pods (PromQL sums
@@ -50,19 +49,24 @@ def selector(namespace: str, pods: Sequence[str], pod_label: str = "pod", namesp
 
 
 def counted(series: str, seconds: int) -> str:
-    """Per series, what it counted in the span ``[<seconds>s]`` ending at the evaluation time.
+    """Per series, what it counted in the span ``[<seconds>s]`` ending at the evaluation time:
+    exactly, as the pods provider counts it, never extrapolated.
 
-    ``increase()`` alone misses what a series counted before its first sample: a pod's series
-    first scraped inside the span (a new pod, or a status such as 401 whose series the app
-    creates at its first response, with value 1) would hide its first increments, the very
-    ones a threshold of 0 must see. A series with no sample at the span's start (``unless ...
-    offset``) is counted from its process start: its increase plus its first value
-    (``min_over_time``), as the pods provider counts a pod that appears. One sample is enough
-    for such a series; an older series needs two (``increase``)."""
+    * a series with a sample at the span's start (``offset``): its last value minus that one;
+    * a series born in the span (a new pod; a status such as 401, whose series the app creates
+      at its first response with value 1), or one that went down across the span (the pod
+      restarted): its last value, counted from its process start;
+    * a series that went down inside the span (``resets``): ``increase()``, which handles the
+      reset (and extrapolates: fractional values are possible only there).
+
+    ``increase()`` alone would miss a new series' first increments (the very ones a threshold of
+    0 must see) and its extrapolation turns an exact 1 into 1.14: a false breach once the
+    verifier's own probe is subtracted. One sample in the span is enough."""
     window = f"[{seconds}s]"
-    grown = f"increase({series}{window})"
-    fresh = f"(min_over_time({series}{window}) unless {series} offset {seconds}s)"
-    return f"({grown} + {fresh}) or {grown} or {fresh}"
+    last = f"last_over_time({series}{window})"
+    restarted = f"(increase({series}{window}) and resets({series}{window}) > 0)"
+    grown = f"({last} - {series} offset {seconds}s >= 0)"
+    return f"{restarted} or {grown} or {last}"
 
 
 def queries(sel: str, seconds: int, quantile: float = 0.95) -> dict[str, str]:
