@@ -12,7 +12,7 @@ from prometheus_client import start_http_server
 
 from pipeline.config import Thresholds
 from pipeline.verify.judge import judge
-from pipeline.verify.providers.prometheus import PrometheusProvider
+from pipeline.verify.providers.prometheus import PrometheusProvider, duration
 from tests.deploy_parts.metrics_fixtures import AppMetrics
 from tests.prometheus_server import BINARY, SKIP_REASON, FileTargets, PrometheusServer
 from tests.waiting import wait_for
@@ -67,7 +67,7 @@ def settle(provider, window, pods, until, what):
 
 
 def plain_increase(prometheus, series: str, seconds: float) -> float:
-    result = prometheus.query(f"sum(increase({series}[{seconds:.0f}s]))")
+    result = prometheus.query(f"sum(increase({series}[{duration(seconds)}]))")
     return float(result[0]["value"][1]) if result else 0.0
 
 
@@ -131,20 +131,42 @@ def test_server_errors_and_latency_over_the_thresholds_fail(cluster):
     assert found["p95_latency"].value > 5 and found["auth_errors"].passed
 
 
+def scraped_since(prometheus, pod: Pod, started: float) -> bool:
+    result = prometheus.query(f'timestamp(up{{pod="{pod.name}"}})')
+    return bool(result) and float(result[0]["value"][1]) > started
+
+
 def test_the_verifiers_own_refused_probe_leaves_exactly_zero(cluster):
-    """One forged synthetic webhook refused by the pod, subtracted as the verifier's own: the
-    verdict is 0 and passes (an extrapolated 1.14 - 1 = 0.14 would be a false breach)."""
+    """One forged synthetic webhook refused by the pod inside the span, subtracted as the
+    verifier's own: the verdict is 0 and passes (an extrapolated 1.14 - 1 = 0.14 would be a
+    false breach); not subtracted, it is exactly 1."""
     prometheus, pods = cluster
     pod = pods["web-a"]
-    wait_for(lambda: prometheus.scraped(pod.name, 2), "two scrapes of web-a")
     provider = PrometheusProvider(prometheus.url, NAMESPACE)
     window = provider.begin([pod.name])
-    pod.metrics.signature_failures.inc()                  # the probe, sent before the first round
-    pod.metrics.respond("200", times=10)
-    found = settle(provider, window, [pod.name],
-                   lambda f: scraped_after(prometheus, pod, 1, "klaviyo_webhook_signature_failures_total")
-                   and f["webhook_signatures"].status != "inconclusive", "the probe's failure to be scraped")
+    wait_for(lambda: scraped_since(prometheus, pod, window.started), "a scrape of web-a inside the span")
+    before = float(prometheus.query(f'klaviyo_webhook_signature_failures_total{{pod="{pod.name}"}}')[0]["value"][1])
+    pod.metrics.signature_failures.inc()                  # the probe
+    settle(provider, window, [pod.name],
+           lambda f: scraped_after(prometheus, pod, before + 1, "klaviyo_webhook_signature_failures_total"),
+           "the probe's failure to be scraped")
     found = verdicts(provider.measure(window, None, {pod.name: [0]}))
     assert found["webhook_signatures"].passed and found["webhook_signatures"].value == 0, found["webhook_signatures"]
     unsubtracted = verdicts(provider.measure(window))["webhook_signatures"]
     assert unsubtracted.status == "fail" and unsubtracted.value == 1
+
+
+def test_a_probe_sent_before_the_span_is_not_counted_in_it(cluster):
+    """A probe of the previous stage that Prometheus scrapes only after this span began (the bake
+    after the last gate): the bake knows of no probe to subtract, so it must not count it."""
+    prometheus, pods = cluster
+    pod = pods["web-b"]
+    wait_for(lambda: prometheus.scraped(pod.name, 2), "two scrapes of web-b")
+    before = float(prometheus.query(f'klaviyo_webhook_signature_failures_total{{pod="{pod.name}"}}')[0]["value"][1])
+    pod.metrics.signature_failures.inc()                  # the last gate's probe
+    provider = PrometheusProvider(prometheus.url, NAMESPACE)
+    window = provider.begin([pod.name])
+    found = settle(provider, window, [pod.name],
+                   lambda f: scraped_after(prometheus, pod, before + 1, "klaviyo_webhook_signature_failures_total")
+                   and scraped_since(prometheus, pod, window.started + 1), "the probe to be scraped")
+    assert found["webhook_signatures"].passed and found["webhook_signatures"].value == 0, found["webhook_signatures"]
