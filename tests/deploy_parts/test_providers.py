@@ -17,7 +17,8 @@ from pipeline.verify.judge import judge
 from pipeline.verify.podproxy import PodProxy, ProxyResponse
 from pipeline.verify.pods import new_pods, new_replicaset
 from pipeline.verify.providers.pods import PodMetricsProvider
-from pipeline.verify.providers.prometheus import PrometheusProvider, parse_vector, queries, selector
+from pipeline.verify.providers.prometheus import (PrometheusProvider, counted, parse_vector, queries,
+                                                   selector)
 
 from .conftest import kube_api_client
 from .metrics_fixtures import AppMetrics
@@ -175,7 +176,7 @@ class FakePrometheus:
 def test_prometheus_provider_queries_and_verdicts(server):
     fake = FakePrometheus({'status=~"401|403"': 2, 'status=~"5..|error"': 3.5, 'status="429"': 6.2,
                            "histogram_quantile": "NaN", "signature": None, "_count": 40,
-                           "sum(increase(klaviyo_api_responses_total{namespace": 60})
+                           "sum((increase(klaviyo_api_responses_total{namespace": 60})
     clock = Clock()
     with server(fake.app()) as url:
         provider = PrometheusProvider(url, "klaviyo-sync", clock=clock)
@@ -193,10 +194,28 @@ def test_prometheus_provider_queries_and_verdicts(server):
     assert verdicts["webhook_signatures"].status == "inconclusive" and "(no samples)" in verdicts["webhook_signatures"].detail
     assert reading.measurements.requests == 60 and reading.measurements.p95_latency.count == 40
     source = verdicts["rate_limited"].source
-    assert source == ('sum(rate(klaviyo_api_responses_total{status="429",namespace="klaviyo-sync",'
-                      'pod=~"web-a|web-b\\\\.x"}[120s])) * 60')
+    series = 'klaviyo_api_responses_total{status="429",namespace="klaviyo-sync",pod=~"web-a|web-b\\\\.x"}'
+    assert source == f"sum({counted(series, 120)}) * 60 / 120"
+    assert counted(series, 120) == (f"(increase({series}[120s]) and resets({series}[120s]) > 0) or "
+                                    f"(last_over_time({series}[120s]) - {series} offset 120s >= 0) or "
+                                    f"last_over_time({series}[120s])")
     assert all(at == "1800000120.000" for _, at in fake.queries) and len(fake.queries) == 7
     assert provider.requests == 7
+
+
+def test_prometheus_statuses_without_series_count_zero_only_when_responses_were_measured(server):
+    """The app creates a status's series at its first response: no 401 series is no 401, as long
+    as the responses themselves were measured; with no responses at all it is "no values"."""
+    answers = {"sum((increase(klaviyo_api_responses_total{namespace": 30, "_count": 30,
+               "histogram_quantile": 0.2, "signature": 0}
+    for requests, expected in ((30, {"pass"}), (None, {"inconclusive"})):
+        answers["sum((increase(klaviyo_api_responses_total{namespace"] = requests
+        with server(FakePrometheus(dict(answers)).app()) as url:
+            provider = PrometheusProvider(url, "ns")
+            reading = provider.measure(provider.begin(["p"]))
+        found = {v.name: v for v in judge(reading.measurements, Thresholds(), reading.sources)}
+        assert {found[name].status for name in ("auth_errors", "server_errors", "rate_limited")} == expected
+        assert found["auth_errors"].value == (0 if requests else None)
 
 
 def test_prometheus_errors_are_problems_not_passes(server):
@@ -211,8 +230,8 @@ def test_prometheus_errors_are_problems_not_passes(server):
 
 def test_promql_text():
     sel = selector("ns", ["a"])
-    assert queries(sel, 60)["p95_latency"] == ('histogram_quantile(0.95, sum by (le) (rate('
-                                               'klaviyo_api_request_duration_seconds_bucket{namespace="ns",pod=~"a"}[60s])))')
+    buckets = 'klaviyo_api_request_duration_seconds_bucket{namespace="ns",pod=~"a"}'
+    assert queries(sel, 60)["p95_latency"] == f"histogram_quantile(0.95, sum by (le) ({counted(buckets, 60)}))"
     assert parse_vector({"status": "success", "data": {"resultType": "scalar", "result": [1, "4"]}}) == 4
 
 

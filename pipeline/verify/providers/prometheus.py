@@ -1,18 +1,23 @@
 """Metrics from a Prometheus server's instant-query API (``GET /api/v1/query``).
 
-The same measurements as the pod provider, as PromQL over the span ``[<W>s]`` ending at the
+The same measurements as the pod provider, as PromQL over the span ``[<W>ms]`` ending at the
 evaluation time, restricted to the pods (``pod=~"a|b"``) in the namespace; each verdict records
 its query as ``source``. Two more queries give the evidence: the Klaviyo responses and the
-latency observations in the span. An empty result is "no values" (``samples=False``), never
-zero. Prometheus must scrape the pods more often than the span is long (``increase``/``rate``
-need two samples inside it) and its ``increase`` extrapolates to the span edges, so values
-may be fractional. ``observe`` costs no request (Prometheus does the scraping); ``measure``
-sends seven queries.
+latency observations in the span. Each series counts exactly what it counted in the span
+(:func:`counted`: the last value minus the one at the span's start; a series born in the span
+from its process start), so the first 401 of a pod is never lost and nothing is extrapolated.
+Rates are those counts per minute of the span. An empty result is "no values"
+(``samples=False``), never zero, except a status with no series while the responses were
+measured (the app has not answered it yet: 0, as the pods provider counts it). Prometheus must
+have scraped the pods inside the span. ``observe`` costs no request (Prometheus does
+the scraping); ``measure`` sends seven queries.
 
-Signature failures the verifier caused are subtracted from the sum over the pods (PromQL sums
-them), counting the probes sent inside the span. Prometheus scrapes on its own schedule, so a
-probe may be subtracted up to one Prometheus scrape interval before it shows: for that long a
-genuine failure can be hidden; it shows at the next evaluation.
+Signature failures count from each series' first sample in the span
+(:func:`counted_after_first_sample`), and those the verifier caused are subtracted from the sum
+over the pods (PromQL sums them), counting the probes sent inside the span. Prometheus scrapes
+on its own schedule, so a probe may be subtracted although it is in the baseline sample (a new
+pod is scraped only once its discovery reaches Prometheus): for that span a genuine failure can
+be hidden (never below zero).
 """
 from __future__ import annotations
 
@@ -45,17 +50,62 @@ def selector(namespace: str, pods: Sequence[str], pod_label: str = "pod", namesp
     return f'{namespace_label}="{namespace}",{pod_label}=~"{alternatives}"'
 
 
-def queries(sel: str, seconds: int, quantile: float = 0.95) -> dict[str, str]:
-    """The PromQL of every measurement for a span of ``seconds``."""
-    window = f"[{seconds}s]"
+def duration(seconds: float) -> str:
+    """A PromQL duration to the millisecond (``120s``, ``1623ms``): a span starts exactly where
+    its stage did, not up to half a second before or after."""
+    ms = max(1, round(seconds * 1000))
+    return f"{ms // 1000}s" if ms % 1000 == 0 else f"{ms}ms"
+
+
+def counted(series: str, seconds: float) -> str:
+    """Per series, what it counted in the span ``[<seconds>s]`` ending at the evaluation time:
+    exactly, as the pods provider counts it, never extrapolated.
+
+    * a series with a sample at the span's start (``offset``): its last value minus that one;
+    * a series born in the span (a new pod; a status such as 401, whose series the app creates
+      at its first response with value 1), or one that went down across the span (the pod
+      restarted): its last value, counted from its process start;
+    * a series that went down inside the span (``resets``): ``increase()``, which handles the
+      reset (and extrapolates: fractional values are possible only there).
+
+    ``increase()`` alone would miss a new series' first increments (the very ones a threshold of
+    0 must see) and its extrapolation turns an exact 1 into 1.14: a false breach once the
+    verifier's own probe is subtracted. One sample in the span is enough."""
+    window = f"[{duration(seconds)}]"
+    last = f"last_over_time({series}{window})"
+    restarted = f"(increase({series}{window}) and resets({series}{window}) > 0)"
+    grown = f"({last} - {series} offset {duration(seconds)} >= 0)"
+    return f"{restarted} or {grown} or {last}"
+
+
+def counted_after_first_sample(series: str, seconds: float) -> str:
+    """Per series, what it counted after its first sample in the span (``increase()`` when it
+    went down inside the span). For the signature failures: the verifier's refused probes are
+    known only to the stage that sent them, and Prometheus scrapes on its own schedule, so a
+    probe sent just before this span may first show in a sample inside it, where nothing would
+    subtract it (a false breach); taking the first sample as the baseline leaves it out. The
+    cost: a genuine failure between the span's start and a pod's first scrape in it is not
+    counted in this span."""
+    window = f"[{duration(seconds)}]"
+    restarted = f"(increase({series}{window}) and resets({series}{window}) > 0)"
+    return f"{restarted} or (last_over_time({series}{window}) - min_over_time({series}{window}))"
+
+
+def queries(sel: str, seconds: float, quantile: float = 0.95) -> dict[str, str]:
+    """The PromQL of every measurement for a span of ``seconds`` (counts; rates per minute)."""
+    def total(metric: str, matchers: str = "") -> str:
+        return f"sum({counted(metric + '{' + matchers + sel + '}', seconds)})"
+
+    per_minute = f" * 60 / {seconds:g}"
+    buckets = counted(DURATION_BUCKETS + "{" + sel + "}", seconds)
     return {
-        "auth_errors": f'sum(increase({RESPONSES}{{status=~"401|403",{sel}}}{window}))',
-        "server_errors": f'sum(rate({RESPONSES}{{status=~"5..|error",{sel}}}{window})) * 60',
-        "rate_limited": f'sum(rate({RESPONSES}{{status="429",{sel}}}{window})) * 60',
-        "p95_latency": f"histogram_quantile({quantile}, sum by (le) (rate({DURATION_BUCKETS}{{{sel}}}{window})))",
-        "webhook_signatures": f"sum(increase({SIGNATURE_FAILURES}{{{sel}}}{window}))",
-        "requests": f"sum(increase({RESPONSES}{{{sel}}}{window}))",
-        "observations": f"sum(increase({DURATION_COUNT}{{{sel}}}{window}))",
+        "auth_errors": total(RESPONSES, 'status=~"401|403",'),
+        "server_errors": total(RESPONSES, 'status=~"5..|error",') + per_minute,
+        "rate_limited": total(RESPONSES, 'status="429",') + per_minute,
+        "p95_latency": f"histogram_quantile({quantile}, sum by (le) ({buckets}))",
+        "webhook_signatures": f"sum({counted_after_first_sample(SIGNATURE_FAILURES + '{' + sel + '}', seconds)})",
+        "requests": total(RESPONSES),
+        "observations": total(DURATION_COUNT),
     }
 
 
@@ -117,7 +167,7 @@ class PrometheusProvider:
         rounds: Rounds = window.state
         end = self.clock()
         since = window.started if span_seconds is None else max(window.started, end - span_seconds)
-        seconds = max(1, round(end - since))
+        seconds = max(1, round((end - since) * 1000)) / 1000
         promql = queries(selector(self.namespace, rounds.pods, self.pod_label, self.namespace_label), seconds)
         sources = {name: text for name, text in promql.items() if name in VERDICT_NAMES}
         if not rounds.pods:
@@ -133,24 +183,35 @@ class PrometheusProvider:
         return Reading(_measurements(values, seconds, caused), sources)
 
 
-def _measurements(values: Mapping[str, float | None], seconds: int, caused: int) -> Measurements:
-    def measured(name: str, count: float | None = None) -> Measured:
-        value = values[name]
-        if value is None or math.isnan(value):
-            return Measured(None, False, count)
-        return Measured(value, True, count)
+STATUS_COUNTS = ("auth_errors", "server_errors", "rate_limited")
 
-    requests = values["requests"]
+
+def _number(value: float | None) -> float | None:
+    return None if value is None or math.isnan(value) else value
+
+
+def _measurements(values: Mapping[str, float | None], seconds: float, caused: int) -> Measurements:
+    """The queries' values as measurements. The app creates a status's series at its first
+    response, so with responses measured a status with no series counted 0 (as the pods
+    provider has it); with no responses at all it is "no values"."""
+    requests = _number(values["requests"])
     minutes = seconds / 60
-    server, throttled = measured("server_errors"), measured("rate_limited")
+
+    def measured(name: str, count: float | None = None) -> Measured:
+        value = _number(values[name])
+        if value is None and name in STATUS_COUNTS and requests is not None:
+            value = 0.0
+        if value is None:
+            return Measured(None, False, count)
+        return Measured(value, True, value * minutes if count is None and name in STATUS_COUNTS else count)
+
     signatures = measured("webhook_signatures")
     if signatures.value is not None:
         signatures = Measured(max(0.0, signatures.value - caused), True, max(0.0, signatures.value - caused))
     notes = (f"{caused} signature failure(s) were the verifier's own wrongly signed synthetic webhooks: "
              "not counted",) if caused else ()
+    auth = measured("auth_errors")
     return Measurements(
-        seconds, measured("auth_errors", values["auth_errors"]),
-        Measured(server.value, server.samples, None if server.value is None else server.value * minutes),
-        Measured(throttled.value, throttled.samples, None if throttled.value is None else throttled.value * minutes),
-        measured("p95_latency", values["observations"] or 0.0), signatures, notes,
-        None if requests is None or math.isnan(requests) else requests)
+        seconds, Measured(auth.value, auth.samples, auth.value), measured("server_errors"),
+        measured("rate_limited"), measured("p95_latency", _number(values["observations"]) or 0.0),
+        signatures, notes, requests)
