@@ -207,7 +207,8 @@ class DeployEffects:
         self.intent = Intent(self.deploy_id, self.result.image, self.lock.identity if self.lock else "",
                              _now(), history.without_hash(live["spec"]["template"]) if live else None,
                              self.result.previous_image,
-                             kill_switch_off_accepted=self.request.allow_kill_switch_off)
+                             kill_switch_off_accepted=self.request.allow_kill_switch_off,
+                             created=tuple(f"{c.kind}/{c.name}" for c in changes if c.action == "created"))
         detail = "; ".join(c.describe() for c in changes) + (f"; secrets {', '.join(synced)}" if synced else "")
         return Ok(detail, {"template_changed": changed, "gates": plan_gates(self.config.rollout.gates, replicas),
                            "changes": [dataclasses.asdict(c) for c in changes], "synced_from_source": synced})
@@ -265,7 +266,8 @@ class DeployEffects:
         reason = f"automatic: {kind} at {failure.stage if failure else '?'}"
         built = factory.build(mechanisms, self.config, factory.Options(
             commit=self.result.commit, resume_paused=True, api_client=self.api, secrets=self.secrets,
-            to_template=self.intent.from_template if self.intent else None))
+            to_template=self.intent.from_template if self.intent else None,
+            remove_created=self.intent.first_release if self.intent else None))
         run = runner.run(built.mechanisms, reason, on_result=self.on_action, scrub=self.scrub)
         flag_off = any(r.mechanism == "flag" and r.ok and r.data.get("on_before") for r in run.results)
         undone = any(r.mechanism == "undo" and r.ok for r in run.results)
@@ -273,6 +275,12 @@ class DeployEffects:
         return Ok(run.summary(), data) if undone else Failed(kind, run.summary())
 
     def verify_rollback(self, state: DeployState) -> Event:
+        if self.intent is not None and self.intent.first_release:
+            gone = self._view().wait_until(lambda s: s if s.deployment is None else None,
+                                           time.monotonic() + self.config.rollout.progress_deadline_seconds)
+            if gone is None:
+                return Failed("rollout_stuck", "the failed first release's Deployment is still in the deploy's view")
+            return Ok("no release is serving, as before this first deploy: its Deployment is gone")
         settled = self._view().wait_until(lambda s: s if s.deployment and rollout_status(s.deployment).done
                                           else None, time.monotonic() + self.config.rollout.progress_deadline_seconds)
         if settled is None:
@@ -290,6 +298,8 @@ class DeployEffects:
         self.on_action(restored)
         if not restored.ok:
             return Failed("verification_error", f"could not turn the kill switch back on: {restored.detail}")
+        if self.intent is not None and self.intent.first_release:
+            return Ok("kill switch back ON; no release is serving, as before this first deploy")
         checked = self._verifier(self, False).health("flag restored", self.current_pods(),
                                                      kill_switch_off_accepted=False)
         if checked.passed:

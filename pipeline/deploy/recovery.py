@@ -9,6 +9,8 @@ intent, and converges:
 * a release that was never verified is never trusted: the Deployment is returned to the
   pod template that was serving before (by content, so the renumbering an undo does cannot
   lose it) and unpaused, and the kill switch goes back to the state it had before;
+* a first release (no Deployment existed before it) that was never verified is removed: the
+  objects the dead deploy created are deleted, as ``helm install --atomic`` does;
 * with no intent recorded, a paused Deployment is only resumed.
 
 :func:`decide` is pure; :func:`converge` performs its plan through :class:`Adapters`.
@@ -42,10 +44,12 @@ class Plan:
     restore_flag: bool                   # turn the kill switch back ON (it was ON before the dead deploy)
     reason: str
     impossible: str = ""                 # cannot converge automatically: why
+    remove: tuple[str, ...] = ()         # a first release: delete these (Kind/name) the dead deploy created
 
     @property
     def nothing(self) -> bool:
-        return self.undo_to is None and not self.resume and not self.restore_flag and not self.impossible
+        return (self.undo_to is None and not self.resume and not self.restore_flag and not self.impossible
+                and not self.remove)
 
 
 def decide(dead: Intent | None, live: Live) -> Plan:
@@ -61,7 +65,10 @@ def decide(dead: Intent | None, live: Live) -> Plan:
         return Plan(None, live.paused, restore, f"{who} {state}" + ("; unpausing" if live.paused else ""))
     if not live.exists:
         return Plan(None, False, restore, f"{who}: the Deployment no longer exists; nothing to undo")
-    if dead.from_template is None:
+    if dead.first_release:
+        return Plan(None, False, restore, f"{who} left its first release unverified; there was no release "
+                    "before it, so it is removed", remove=dead.first_release)
+    if dead.from_template is None:      # an intent written before deploys recorded what they create
         return Plan(None, False, restore, f"{who}", impossible=f"{who} created the Deployment; there is no "
                     "earlier release to return to: delete it or deploy a known-good image")
     back = live.template is not None and history.equal_ignore_hash(live.template, dead.from_template)
@@ -101,6 +108,15 @@ class Adapters:
         self.on_action(result)
         return result.ok, result.detail
 
+    def remove(self, objects: tuple[str, ...], reason: str) -> tuple[bool, str]:
+        from pipeline.rollback import factory, runner
+
+        built = factory.build(["undo"], self.config, factory.Options(
+            api_client=self.api, secrets=self.secrets, remove_created=objects))
+        result = runner.run(built.mechanisms, reason).results[0]
+        self.on_action(result)
+        return result.ok, result.detail
+
     def resume(self) -> tuple[bool, str]:
         from pipeline.deploy.gated_rollout import Rollout
 
@@ -123,6 +139,8 @@ def converge(dead: Intent | None, adapters: Adapters) -> Converged:
     steps: list[tuple[str, Callable[[], tuple[bool, str]]]] = []
     if plan.undo_to is not None:
         steps.append(("undo", lambda: adapters.undo(plan.undo_to or {}, f"recovering: {plan.reason}")))
+    if plan.remove:
+        steps.append(("remove", lambda: adapters.remove(plan.remove, f"recovering: {plan.reason}")))
     if plan.resume:
         steps.append(("resume", adapters.resume))
     if plan.restore_flag:

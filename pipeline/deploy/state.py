@@ -91,6 +91,12 @@ class Intent:
     phase: str = Phase.VALIDATE.value
     changed: bool = False                         # the cluster may have been written to
     verified: bool = False                        # the new release passed every gate and the bake
+    created: tuple[str, ...] = ()                 # objects the plan found absent (Kind/name): this deploy creates them
+
+    @property
+    def first_release(self) -> tuple[str, ...] | None:
+        """What an undo deletes when there was no release before this one (None: undo to from_template)."""
+        return self.created if self.from_template is None and self.created else None
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -100,7 +106,9 @@ class Intent:
         if not isinstance(data, dict):
             return None
         try:
-            return cls(**{k: v for k, v in data.items() if k in cls.__dataclass_fields__})
+            fields = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
+            fields["created"] = tuple(str(x) for x in fields.get("created") or ())
+            return cls(**fields)
         except TypeError:
             return None
 

@@ -22,6 +22,7 @@ KINDS: dict[str, tuple[str, str]] = {
     "deployment": ("/apis/apps/v1", "deployments"),
     "replica_set": ("/apis/apps/v1", "replicasets"),
     "pod": ("/api/v1", "pods"),
+    "service": ("/api/v1", "services"),
     "config_map": ("/api/v1", "configmaps"),
     "secret": ("/api/v1", "secrets"),
     "lease": ("/apis/coordination.k8s.io/v1", "leases"),
@@ -33,6 +34,11 @@ QUERY = {"label_selector": "labelSelector", "field_selector": "fieldSelector", "
          "grace_period_seconds": "gracePeriodSeconds", "propagation_policy": "propagationPolicy"}
 JSON_PATCH = "application/json-patch+json"
 STRATEGIC_MERGE_PATCH = "application/strategic-merge-patch+json"
+
+
+# an object's kind as manifests spell it -> the key above
+KIND_KEYS = {"Deployment": "deployment", "ReplicaSet": "replica_set", "Pod": "pod", "Service": "service",
+             "ConfigMap": "config_map", "Secret": "secret", "Lease": "lease"}
 
 
 def path_of(kind: str, namespace: str, name: str = "") -> str:

@@ -22,6 +22,7 @@ class Options:
     resume_paused: bool = False          # undo: a deployment our own deploy paused is resumed by the undo
     good_images: frozenset[str] = frozenset()  # undo: default to the newest revision running one of these
     to_template: dict[str, Any] | None = None  # undo: return to this pod template (a deploy's recorded intent)
+    remove_created: tuple[str, ...] | None = None  # undo of a first release: delete these (Kind/name) instead
     on_progress: Callable[..., Any] | None = None
     secrets: SecretSource | None = None  # default: the environment's configured source
     api_client: Any = None               # default: built from config.kube
@@ -65,6 +66,10 @@ def _undo(config: EnvConfig, options: Options, built: Built) -> Mechanism:
     from pipeline.rollback.rollout_undo import RolloutUndo
 
     apps = apps_api(options.api_client or api_client(config.kube))
+    if options.remove_created is not None:          # a failed first release: back to no release
+        from pipeline.rollback.remove_created import RemoveCreated
+
+        return RemoveCreated(apps, config.kube.namespace, options.remove_created)
     return RolloutUndo(apps, config.kube.namespace, config.kube.deployment, config.kube.container,
                        options.to_revision, on_progress=options.on_progress, resume_paused=options.resume_paused,
                        good_images=options.good_images, to_template=options.to_template)
