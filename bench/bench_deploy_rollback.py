@@ -68,8 +68,9 @@ def restored(deployment: dict) -> bool:
 class Timeline:
     """Polls the cluster: when the first bad pod is Ready, and when the good version is back."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, bad: str = BAD) -> None:
         self.http = httpx.Client(base_url=url, timeout=5)
+        self.bad = bad
         self.runs: list[dict] = []
 
     def settle(self, timeout: float = 120) -> None:
@@ -78,7 +79,7 @@ class Timeline:
         deadline = time.perf_counter() + timeout
         while time.perf_counter() < deadline:
             pods = self.http.get(PODS, params={"labelSelector": "app=klaviyo-sync"}).json()["items"]
-            if not any(image(p["spec"]) == BAD for p in pods) and restored(self.http.get(DEPLOYMENT).json()):
+            if not any(image(p["spec"]) == self.bad for p in pods) and restored(self.http.get(DEPLOYMENT).json()):
                 return
             time.sleep(0.1)
         raise RuntimeError("the cluster did not settle on the good version between runs")
@@ -90,7 +91,7 @@ class Timeline:
         while restored_at is None and time.perf_counter() < deadline:
             now = time.perf_counter()
             pods = self.http.get(PODS, params={"labelSelector": "app=klaviyo-sync"}).json()["items"]
-            bad = [p for p in pods if image(p["spec"]) == BAD and ready(p)]
+            bad = [p for p in pods if image(p["spec"]) == self.bad and ready(p)]
             most_bad = max(most_bad, len(bad))
             if bad and bad_ready_at is None:
                 bad_ready_at = now

@@ -1,10 +1,16 @@
 """Drive a Deployment's own rolling update from gate to gate, by watching, never sleeping.
 
 The template is changed while the Deployment is paused, so no pod changes until the first
-gate opens. For each gate: resume, follow the watch until the gate is reached (at least N
-new pods updated and available), pause at once, hand back to the caller to verify. A rolling
-update can step past a gate before the pause lands (by up to maxSurge pods; see
-``pipeline.rollout.gates.overshoot_bound``): the outcome records that overshoot.
+gate opens. For each gate but the last: resume, and pause again as soon as the controller has
+created the gate's new pods (``updatedReplicas`` >= N), before any of them is available: a
+paused Deployment still lets its ReplicaSets start their pods, but the controller takes no
+old pod away for them. The gate is reached when N new pods are available; the caller
+verifies them. A bad release is then undone by deleting its pods alone, with every old pod
+still serving (nothing to restart), and no old pod ever made way for an unverified one. The
+controller may still create more than N new pods in one step (up to maxSurge +
+maxUnavailable; see ``pipeline.rollout.gates.overshoot_bound``): the outcome records that
+overshoot. Held paused, the Deployment's own progress deadline does not run, so a held gate
+is bounded by ``progress_deadline_seconds`` itself.
 Stuck pods (crash loops, config errors) and the Deployment's own progress deadline end a
 gate early with a failure kind the rollback policy understands.
 """
@@ -58,29 +64,32 @@ class Rollout:
         listed yet (a missing Deployment there means "not seen yet", not "deleted")."""
         start = time.monotonic()
         self.set_paused(False)
-        deadline = start + deadline_seconds + DEADLINE_MARGIN_SECONDS
+        margin = DEADLINE_MARGIN_SECONDS if is_last else 0      # held gates: no Deployment deadline to wait for
         judge = _GateJudge(self, gate, is_last, start, on_progress)
-        outcome = view.wait_until(judge.see, deadline)
+        outcome = view.wait_until(judge.see, start + deadline_seconds + margin)
         if outcome is None:
-            return GateOutcome(gate, False, f"gate {gate} not reached within {deadline_seconds:.0f}s "
-                               f"(+{DEADLINE_MARGIN_SECONDS}s margin)", "rollout_stuck",
-                               seconds=time.monotonic() - start)
+            held = f"; held paused at the gate ({judge.waiting})" if judge.held else f" (+{margin}s margin)"
+            return GateOutcome(gate, False, f"gate {gate} not reached within {deadline_seconds:.0f}s{held}",
+                               "rollout_stuck", seconds=time.monotonic() - start)
         return outcome
 
 
 class _GateJudge:
     """Decides, snapshot by snapshot, whether a gate is reached, failed, or still to wait for.
 
-    The ReplicaSet and Pod watches are separate streams: a ReplicaSet can count a pod as
-    available before the Pod's own Ready condition has arrived. The gate pauses the rollout as
-    soon as the ReplicaSet shows it reached, then waits for the Pod cache to catch up, so the
-    pods handed to verification are the Ready ones the gate counted.
+    A gate but the last is held (the rollout paused) as soon as the controller shows the gate's
+    new pods created. The ReplicaSet and Pod watches are separate streams: a ReplicaSet can count
+    a pod as available before the Pod's own Ready condition has arrived, so once the ReplicaSet
+    shows the gate reached the judge waits for the Pod cache to catch up: the pods handed to
+    verification are the Ready ones the gate counted.
     """
 
     def __init__(self, rollout: Rollout, gate: int, is_last: bool, start: float,
                  on_progress: ProgressCallback | None) -> None:
         self.rollout, self.gate, self.is_last, self.start, self.on_progress = rollout, gate, is_last, start, on_progress
         self.reached: GateCheck | None = None
+        self.held = False
+        self.waiting = ""                 # the latest reason the gate is not reached yet
 
     def see(self, snapshot: Snapshot) -> GateOutcome | None:
         deployment = snapshot.deployment
@@ -95,10 +104,12 @@ class _GateJudge:
         check = gate_reached(progress, self.gate)
         if self.on_progress is not None:
             self.on_progress(progress, check)
+        self.waiting = check.detail
+        if not self.is_last and not self.held and progress.observed and progress.updated >= self.gate:
+            self.rollout.set_paused(True)           # hold: the gate's pods exist, no old pod goes for them
+            self.held = True
         if check.reached and self.reached is None:
             self.reached = check
-            if not self.is_last:
-                self.rollout.set_paused(True)
         if self.reached is not None:
             ready = sorted(p["metadata"]["name"] for p in pods if is_ready(p))
             if len(ready) >= min(self.gate, progress.updated_available or self.gate):

@@ -190,6 +190,7 @@ class _Run:
         if self.v.stop.is_set():
             return self._result([interrupted(0.0)])
         window = self.v.provider.begin(current)   # the baseline first: the time health takes is evidence too
+        baseline_at = self.v.clock()
         self.health = self.v.health(self.stage, current).verdicts
         if overall(self.health) == FAIL:
             return self._result(self.health)
@@ -197,7 +198,7 @@ class _Run:
             self._synthetic(current)
             if overall(self.synthetic) == FAIL:
                 return self._result(self.health + self.synthetic)
-        return self._rounds(window)
+        return self._rounds(window, baseline_at)
 
     def _synthetic(self, pods: Sequence[str]) -> None:
         assert self.v.synthetic is not None
@@ -206,13 +207,16 @@ class _Run:
             for _ in range(self_inflicted(verdict)):
                 self.probes.setdefault(str(verdict.data["pod"]), []).append(self.rounds)
 
-    def _rounds(self, window: Window) -> Verification:
+    def _rounds(self, window: Window, last_scrape: float) -> Verification:
+        """Scrape rounds one interval after the previous scrape (the baseline first), each judged at
+        once: the time health and the synthetic checks took already counts toward the next round."""
         deadline = self.start + self.seconds
         interval = self.v.settings.scrape_interval_seconds
         while True:
-            wait = max(0.0, min(interval, deadline - self.v.clock()))
+            wait = round_wait(self.v.clock(), last_scrape, interval, deadline)
             if self.v.sleep(wait) or self.v.stop.is_set():
                 return self._result(self._verdicts() + [interrupted(self.v.clock() - self.start)])
+            last_scrape = self.v.clock()
             self.v.provider.observe(window, list(self.pods()))
             self.rounds += 1
             self._recheck_inconclusive_health()
@@ -258,6 +262,12 @@ class _Run:
 
 
 BAKE_MAX_INTERVAL_SECONDS = 30.0
+
+
+def round_wait(now: float, last_scrape: float, interval: float, deadline: float) -> float:
+    """Seconds until the next scrape round (pure): one interval after the last scrape, never past
+    the deadline, at once when that moment has passed (e.g. a health check that took longer)."""
+    return max(0.0, min(last_scrape + interval, deadline) - now)
 
 
 def next_interval(interval: float, status: str, base: float) -> float:

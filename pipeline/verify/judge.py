@@ -10,11 +10,14 @@ error, not zero: a verdict passes only on evidence.
 * **No samples** (the metric has no series at all): inconclusive.
 * **Request-based verdicts** (auth_errors, server_errors, rate_limited, p95_latency) need at
   least ``min_requests`` Klaviyo responses in the span (``rollout.min_requests``) to pass;
-  fewer: inconclusive. A breach fails at once when it is certain whatever comes next (any
-  401/403 over a maximum of 0; more 5xx or 429 in the span than a whole minute allows), or
-  when the extrapolated rate breaches with the floor met.
-* **p95 latency** needs ``min_requests`` latency observations, both to pass and to fail; none
-  at all (a missing latency) is inconclusive.
+  fewer: inconclusive. A breach fails at once when it is certain whatever comes next
+  (:mod:`pipeline.verify.certainty`: any 401/403 over a maximum of 0; more 5xx or 429 in the
+  span than the minutes it lies in allow), or when the extrapolated rate breaches with the
+  floor met.
+* **p95 latency** needs ``min_requests`` latency observations to pass; none at all (a missing
+  latency) is inconclusive. It fails with fewer only when the breach is certain: more than 5 %
+  of the floor's observations are already above the threshold (by the histogram's buckets),
+  so the p95 of the first ``min_requests`` observations exceeds it however the rest fall.
 * **webhook_signatures** is not request-based: the series must exist; any failure beyond
   those the verifier caused itself fails.
 
@@ -28,6 +31,7 @@ from dataclasses import dataclass, replace
 from typing import Callable, Mapping, Sequence
 
 from pipeline.config import Thresholds
+from pipeline.verify.certainty import certainly_over, count_certain, latency_certain, rate_certain
 from pipeline.verify.thresholds import Measured, Measurements
 from pipeline.verify.verdict import FAIL, INCONCLUSIVE, P1, P2, PASS, Verdict
 
@@ -95,7 +99,8 @@ def _base(name: str, severity: str, measured: Measured, maximum: float, window: 
 def _threshold(name: str, severity: str, measured: Measured, maximum: float, window: float,
                sources: Mapping[str, str], describe: Describe, lacking: str | None, rate: bool = False) -> Verdict:
     """A count (it can only grow over the span: above the maximum is a breach at once) or a
-    per-minute rate (a breach needs the floor, unless more arrived than a whole minute allows)."""
+    per-minute rate (a breach needs the floor, unless more arrived than the minutes the span
+    lies in allow: :func:`pipeline.verify.certainty.rate_certain`)."""
     value = measured.value or 0.0
 
     def verdict(status: str, detail: str) -> Verdict:
@@ -104,7 +109,8 @@ def _threshold(name: str, severity: str, measured: Measured, maximum: float, win
     if not measured.samples:
         return verdict(INCONCLUSIVE, describe(value, "<=") + " (no samples)")
     op = ">" if value > maximum else "<="
-    certain = not rate or (measured.count or 0.0) > maximum
+    certain = (rate_certain(measured.count or 0.0, maximum, window) if rate
+               else count_certain(value, maximum))
     if op == ">" and (certain or not lacking):
         return verdict(FAIL, describe(value, op))
     if lacking:
@@ -124,6 +130,12 @@ def _latency(m: Measurements, t: Thresholds, sources: Mapping[str, str], floor: 
     op = "<=" if value <= maximum else ">"
     detail = f"p95 latency {value:.3g}s {op} {_num(maximum)}s over {_num(window)}s"
     if observations < floor:
+        if latency_certain(m.p95_latency.buckets, maximum, floor):
+            over = certainly_over(m.p95_latency.buckets, maximum)
+            return Verdict("p95_latency", P2, source, value, maximum, window, FAIL,
+                           f"{detail}: certain before the floor, {_num(over)} of {_num(observations)} "
+                           f"latency observations above {_num(maximum)}s put the p95 of the first {floor} "
+                           f"({FLOOR_SETTING}) above it", {**data, "certain_over": over})
         return Verdict("p95_latency", P2, source, value, maximum, window, INCONCLUSIVE,
                        f"{detail}: inconclusive, {_num(observations)} latency observations < floor {floor} "
                        f"({FLOOR_SETTING})", data)

@@ -40,6 +40,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Callable, Iterable, Mapping, Sequence
 
+from pipeline.verify.certainty import cumulative
 from pipeline.verify.prometheus_text import Labels, Scrape, Series
 
 RESPONSES = "klaviyo_api_responses_total"
@@ -74,6 +75,8 @@ class Measured:
     samples: bool = True           # False: no series of the metric at all
     count: float | None = None     # the raw count behind a per-minute rate, when known
     no_response: float = 0.0       # server_errors only: requests Klaviyo never answered (counted in)
+    buckets: tuple[tuple[float, float], ...] = ()   # p95_latency only: (le, cumulative count) over the
+    #                                  span, when known; lets the judge fail a certain breach before the floor
 
 
 @dataclass(frozen=True)
@@ -156,15 +159,10 @@ def histogram_quantile(q: float, buckets: Sequence[tuple[float, float]]) -> floa
         return -math.inf
     if q > 1:
         return math.inf
-    merged: dict[float, float] = {}
-    for bound, count in buckets:
-        merged[bound] = merged.get(bound, 0.0) + count
-    ordered = sorted(merged.items())
+    ordered = cumulative(buckets)                 # merged, sorted, ensureMonotonic
     if not ordered or not math.isinf(ordered[-1][0]):
         return math.nan
-    counts: list[float] = []
-    for _, count in ordered:                      # ensureMonotonic
-        counts.append(max(count, counts[-1]) if counts else count)
+    counts = [count for _, count in ordered]
     if len(ordered) < 2:
         return math.nan
     observations = counts[-1]
@@ -227,7 +225,8 @@ def measure(pods: Sequence[PodIncrease], window_seconds: float, quantile: float 
         server_errors=Measured((server + unreachable) / minutes, has_responses, server + unreachable,
                                no_response=unreachable),
         rate_limited=Measured(throttled / minutes, has_responses, throttled),
-        p95_latency=Measured(None if math.isnan(p95) else p95, bool(buckets), observations),
+        p95_latency=Measured(None if math.isnan(p95) else p95, bool(buckets), observations,
+                             buckets=tuple(sorted(summed.items()))),
         webhook_signatures=Measured(signature_failures, bool(failures), signature_failures),
         notes=notes,
         requests=counted(lambda _: True) if has_responses else None,

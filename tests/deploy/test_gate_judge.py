@@ -42,14 +42,30 @@ def snapshot(updated, available, pods):
     return Snapshot(deployment(updated, available), (replica_set(available),), tuple(pods), 1)
 
 
-def test_pauses_when_the_replicaset_shows_the_gate_and_waits_for_the_pod_cache():
+def test_holds_once_the_gates_pods_exist_and_waits_for_them_in_the_pod_cache():
+    rollout = FakeRollout()
+    judge = _GateJudge(rollout, 2, False, 0.0, None)
+    assert judge.see(snapshot(1, 0, [pod("web-1", False)])) is None and rollout.paused == []   # not all created
+    assert judge.see(snapshot(2, 0, [pod("web-1", False), pod("web-2", False)])) is None
+    assert rollout.paused == [True]            # held before any is available: no old pod made way for them
+    assert judge.see(snapshot(2, 2, [pod("web-1", True), pod("web-2", False)])) is None   # RS ahead of the Pod watch
+    outcome = judge.see(snapshot(2, 2, [pod("web-1", True), pod("web-2", True)]))
+    assert outcome.reached and outcome.new_pods == ("web-1", "web-2") and rollout.paused == [True]
+
+
+def test_no_hold_on_a_status_the_controller_has_not_observed():
     rollout = FakeRollout()
     judge = _GateJudge(rollout, 1, False, 0.0, None)
-    assert judge.see(snapshot(1, 0, [pod("web-1", False)])) is None and rollout.paused == []
-    assert judge.see(snapshot(1, 1, [pod("web-1", False)])) is None      # RS ahead of the Pod watch
-    assert rollout.paused == [True]
-    outcome = judge.see(snapshot(1, 1, [pod("web-1", True)]))
-    assert outcome.reached and outcome.new_pods == ("web-1",) and rollout.paused == [True]
+    unobserved = snapshot(1, 0, [pod("web-1", False)])
+    unobserved.deployment["metadata"]["generation"] = 3          # e.g. our resume, not seen yet
+    assert judge.see(unobserved) is None and rollout.paused == []
+
+
+def test_a_held_gate_still_fails_on_crash_looping_pods():
+    rollout = FakeRollout()
+    judge = _GateJudge(rollout, 1, False, 0.0, None)
+    outcome = judge.see(snapshot(1, 0, [pod("web-1", False, "CrashLoopBackOff", 3)]))
+    assert rollout.paused == [True] and outcome.failure_kind == "pods_unhealthy"
 
 
 def test_last_gate_does_not_pause():

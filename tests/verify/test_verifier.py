@@ -9,7 +9,7 @@ import threading
 from collections import deque
 
 from pipeline.config import Thresholds
-from pipeline.deploy.verification import Verifier, VerifySettings
+from pipeline.deploy.verification import Verifier, VerifySettings, round_wait
 from pipeline.secrets import Secret
 from pipeline.verify.providers.pods import PodMetricsProvider
 from pipeline.verify.synthetic import SyntheticWebhooks
@@ -220,3 +220,19 @@ def test_the_bake_scrapes_more_sparsely_while_everything_passes_and_resets_on_an
     assert steps == [2.0, 4.0, 8.0, 16.0, BAKE_MAX_INTERVAL_SECONDS, BAKE_MAX_INTERVAL_SECONDS, BAKE_MAX_INTERVAL_SECONDS]
     assert next_interval(16.0, INCONCLUSIVE, 1.0) == 1.0 and next_interval(16.0, FAIL, 1.0) == 1.0
     assert next_interval(0.5, PASS, 45.0) == 45.0          # never below the configured interval
+
+
+def test_a_slow_release_fails_on_the_first_round_that_makes_its_p95_certain():
+    """One observation above 5 s decides the p95 of the first 5 (the floor): no need to wait for
+    the floor, nor for the window to end."""
+    pods = FakePods(web_1=FakePod(traffic=steady("200", per_second=1, seconds=6.0)))
+    v, clock, _ = verifier(pods)
+    result = v.gate("gate 1/3", ["web_1"], max_seconds=30)
+    assert result.status == "fail" and result.failure_kind == "latency" and result.rounds == 1
+    assert "certain before the floor" in names(result)["p95_latency"].detail
+
+
+def test_the_next_round_is_one_interval_after_the_last_scrape_not_after_the_health_check():
+    assert round_wait(now=1000.0, last_scrape=999.5, interval=1.0, deadline=1030.0) == 0.5
+    assert round_wait(now=1006.0, last_scrape=1000.0, interval=1.0, deadline=1030.0) == 0.0   # health took 6 s
+    assert round_wait(now=1000.0, last_scrape=1000.0, interval=5.0, deadline=1002.0) == 2.0   # never past the deadline
