@@ -188,7 +188,8 @@ def _run(request: Request, config: EnvConfig, decision: policy.Decision, environ
         audit_trail.undo_revision(config, known.target) if "undo" in decision.mechanisms else 0))
     built = factory.build(decision.mechanisms, config, factory.Options(
         to_revision=to_revision, commit=commit, resume_paused=interrupted is not None,
-        good_images=known.good_images, on_progress=_progress_printer(human), to_template=to_template))
+        good_images=known.good_images, on_progress=_progress_printer(human), to_template=to_template,
+        remove_created=interrupted.first_release if interrupted and not request.to_revision else None))
     scrub = _scrubber(built)
     plans = [_plan(m, scrub) for m in built.mechanisms]
     human.print(_plan_table(config, plans, request))

@@ -1,4 +1,5 @@
 """Recovery's decision from a dead deploy's recorded intent (pure)."""
+import json
 from dataclasses import replace
 
 from pipeline.deploy.recovery import Live, decide
@@ -56,7 +57,27 @@ def test_dead_before_any_change():
     assert decide(replace(DEAD, changed=False), Live(True, True, OLD)).resume
 
 
-def test_first_deploy_interrupted_cannot_be_undone_automatically():
+def test_first_release_left_unverified_is_removed():
+    """No release before it: the last verified release is none, so what the deploy created goes."""
+    dead = replace(DEAD, from_template=None, from_image=None, flag_turned_off=True,
+                   created=("Deployment/web", "Service/web"))
+    plan = decide(dead, Live(True, False, NEW))
+    assert plan.remove == ("Deployment/web", "Service/web") and plan.undo_to is None and plan.restore_flag
+    assert not plan.impossible and "so it is removed" in plan.reason
+
+
+def test_first_release_already_gone_only_restores_the_flag():
+    dead = replace(DEAD, from_template=None, from_image=None, flag_turned_off=True, created=("Deployment/web",))
+    plan = decide(dead, Live(False))
+    assert not plan.remove and plan.restore_flag
+
+
+def test_first_release_verified_is_kept():
+    dead = replace(DEAD, from_template=None, from_image=None, verified=True, created=("Deployment/web",))
+    assert decide(dead, Live(True, False, NEW)).nothing
+
+
+def test_first_deploy_recorded_before_deploys_listed_what_they_create_needs_a_person():
     plan = decide(replace(DEAD, from_template=None, from_image=None), Live(True, False, NEW))
     assert plan.impossible and "no earlier release" in plan.impossible
 
@@ -64,4 +85,6 @@ def test_first_deploy_interrupted_cannot_be_undone_automatically():
 def test_intent_round_trips_through_json_and_tolerates_unknown_fields():
     data = {**DEAD.to_json(), "added_by_a_newer_version": 1}
     assert Intent.from_json(data) == DEAD
+    created = replace(DEAD, created=("Deployment/web",))
+    assert Intent.from_json(json.loads(json.dumps(created.to_json()))) == created
     assert Intent.from_json("garbage") is None and Intent.from_json({"deploy_id": "x"}) is None

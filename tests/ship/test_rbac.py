@@ -7,6 +7,8 @@ The verbs are derived from the source of pipeline/ (the stand-ins excluded), not
   kind it lists;
 - raw API paths (``/apis/<group>/<version>/namespaces/{namespace}/<resource>``) with the HTTP
   methods the module sends (GET get, POST create, PUT update, PATCH patch, DELETE delete);
+- a module that addresses objects by manifest kind (``KIND_KEYS``: the first-release rollback)
+  sends its HTTP methods to every kind in the manifests;
 - the dynamic client: ``server_side_apply`` is patch, and create when the object is new, for every
   kind in the manifests (k8s/) and every ``kind="..."`` the module names; ``.get(name=...)`` is get.
 """
@@ -75,6 +77,13 @@ def derive() -> Grants:
                            for a in n.args[:1] if isinstance(a, ast.Constant) and a.value in VERB_OF_HTTP}
                 resource = raw.group(2) + (f"/{raw.group(3)}" if raw.group(3) else "")
                 derived[(raw.group(1) or "", resource)] |= methods
+        if any(isinstance(n, ast.Name) and n.id == "KIND_KEYS" and isinstance(n.ctx, ast.Load) for n in nodes):
+            # addresses objects by manifest kind (a failed first release's objects are deleted):
+            # every HTTP method it sends applies to every kind the manifests hold
+            methods = {VERB_OF_HTTP[a.value] for n in nodes if isinstance(n, ast.Call) and n.args
+                       for a in n.args[:1] if isinstance(a, ast.Constant) and a.value in VERB_OF_HTTP}
+            for kind in manifest_kinds:
+                derived[kind] |= methods
         if "server_side_apply" in attributes:
             named = {MANIFEST_KINDS[k.value.value] for n in nodes if isinstance(n, ast.Call) for k in n.keywords
                      if k.arg == "kind" and isinstance(k.value, ast.Constant)}
