@@ -60,7 +60,7 @@ class Verification:
     stage: str
     verdicts: list[Verdict] = field(default_factory=list)
     seconds: float = 0.0
-    requests: int = 0              # HTTP requests this verification made (health, scrapes, webhooks, queries)
+    requests: int = 0              # pod-proxy requests this verification made (health, scrapes, webhooks)
     rounds: int = 0                # scrape rounds after the baseline
 
     @property
@@ -146,9 +146,9 @@ class Verifier:
 
     @property
     def requests(self) -> int:
-        """HTTP requests made so far through every client this verifier uses."""
-        candidates = (self.proxy, getattr(self.provider, "proxy", None), self.provider,
-                      getattr(self.synthetic, "proxy", None))
+        """Requests made so far through the Kubernetes API server's pod proxy (health, scrapes,
+        webhooks). A Prometheus provider's queries go to Prometheus, not to Kubernetes: not counted."""
+        candidates = (self.proxy, getattr(self.provider, "proxy", None), getattr(self.synthetic, "proxy", None))
         counters: dict[int, int] = {id(c): getattr(c, "requests") for c in candidates
                                     if c is not None and isinstance(getattr(c, "requests", None), int)}
         return sum(counters.values())
