@@ -26,7 +26,8 @@ from dataclasses import dataclass, field
 from typing import Callable, Mapping, Sequence
 
 # ``figure(started)``: called once the command started (``started`` is its perf_counter() start);
-# returns the seconds the figure measures, or None when what it waits for was not seen in time.
+# returns what the figure measures (seconds, or a count when the comparison's unit says so), or
+# None when what it waits for was not seen in time.
 Figure = Callable[[float], "float | None"]
 
 
@@ -61,6 +62,7 @@ class Comparison:
     baseline: Command
     target: float | None      # ours / baseline must be <= this; None: a reference figure
     runs: int = 5
+    unit: str = "s"           # what a figure counts: "s" (printed in ms) or a count, e.g. "requests"
 
 
 @dataclass(frozen=True)
@@ -155,7 +157,7 @@ def report(comparison: Comparison, summary: Summary, out: Callable[[str], None] 
     out(f"{comparison.name}: {comparison.what} (n={summary.runs} each, alternated, whole processes)")
     for label, spread, command in ((comparison.ours.label, summary.ours, comparison.ours),
                                    (comparison.baseline.label, summary.baseline, comparison.baseline)):
-        out(f"  {label:<{width}}  {_seconds(spread)}  $ {command.shown()}")
+        out(f"  {label:<{width}}  {_formatted(spread, comparison.unit)}  $ {command.shown()}")
     if summary.target is None:
         judged = "reference figure, no target"
     else:
@@ -164,7 +166,9 @@ def report(comparison: Comparison, summary: Summary, out: Callable[[str], None] 
         f"(min {summary.ratio.low:.2f}, max {summary.ratio.high:.2f}); {judged}")
 
 
-def _seconds(spread: Spread) -> str:
+def _formatted(spread: Spread, unit: str = "s") -> str:
+    if unit != "s":
+        return f"median {spread.median:8.1f} {unit}  (min {spread.low:g}, max {spread.high:g})"
     return (f"median {spread.median * 1000:8.1f} ms  (min {spread.low * 1000:.1f}, "
             f"max {spread.high * 1000:.1f})")
 

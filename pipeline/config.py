@@ -98,7 +98,7 @@ class RolloutSettings:
     progress_deadline_seconds: int = 600
     metrics_source: str = "pods"         # pods (each pod's /metrics) | prometheus
     prometheus_url: str = ""
-    lock_seconds: int = 30               # the deploy lock's lease; renewed every third of it
+    lock_seconds: int = 30               # the deploy lock's lease; renewed with a third of it left
     min_requests: int = 5                # evidence floor: Klaviyo requests a verdict needs to pass
     scrape_interval_seconds: float = 5.0  # each pod's /metrics is scraped once per interval
     synthetic_webhooks: bool = True      # a genuine and a forged signed webhook to each new pod at each gate

@@ -9,8 +9,10 @@ JSON for humans (who, since, image, env, run URL). The protocol is client-go's L
   naming the holder and since when; nothing is changed;
 * free (released) or expired -> PUT with the resourceVersion that was read (409 Conflict:
   lost the race), ``leaseTransitions + 1`` (as client-go: whenever we were not the holder);
-* while held, a background thread renews ``renewTime`` every ``duration / 3``; if renewal
-  fails past the lease's expiry, or another holder appears, ``lost`` is set;
+* while held, a background thread renews ``renewTime`` when 5 s of the lease are left (a third
+  of a lease over 15 s; :func:`renew_margin`), as client-go's leader election renews within its
+  renewDeadline, and every 2 s after a failed attempt (its retryPeriod); if renewal fails past
+  the lease's expiry, or another holder appears, ``lost`` is set;
 * release: PUT clearing the holder (keeps the Lease; a 409 means it is no longer ours and
   is left alone).
 
@@ -210,6 +212,19 @@ class ApiStatusError(LockError):
         super().__init__(f"HTTP {status}: {message}")
 
 
+# client-go's leader election (leaseDuration 15 s, renewDeadline 10 s, retryPeriod 2 s): the
+# holder renews with 5 s of its lease to spare and, after a failed attempt, tries every 2 s.
+RENEW_MARGIN_SECONDS = 5.0
+RETRY_PERIOD_SECONDS = 2.0
+
+
+def renew_margin(duration: float) -> float:
+    """Seconds of the lease still left when it is renewed (pure): at least 5 s as client-go keeps
+    (a third of a long lease, for clock skew and a slow API), at most two thirds of a short one.
+    15 s -> renewed every 10 s; 30 s -> every 20 s; 3 s (tests) -> every second."""
+    return min(duration * 2 / 3, max(duration / 3, RENEW_MARGIN_SECONDS))
+
+
 class LeaseApi:
     """GET/POST/PUT of Lease JSON through a ``kubernetes.client.ApiClient`` (kubeconfig, auth).
 
@@ -395,29 +410,31 @@ class DeployLock:
     # -- renewal
     @property
     def renew_interval(self) -> float:
-        return self.duration / 3
+        return self.duration - renew_margin(self.duration)
 
-    def renew(self) -> None:
-        """One renewal (the background thread's step; public for tests and callers)."""
+    def renew(self) -> bool:
+        """One renewal (the background thread's step; public for tests and callers). False when
+        it did not land (the thread then tries again sooner)."""
         with self._guard:
             lease = self._lease
         if lease is None:
-            return
+            return True
         try:
             fresh = self.api.replace(self.name, renewed(lease, self.clock()))
         except ApiStatusError as exc:
             if exc.status != 409:
                 self._maybe_expired(lease, str(exc))
-                return
+                return False
             current = self.api.get(self.name)
             if current is None or (current.get("spec") or {}).get("holderIdentity") != self.identity:
                 holder = lease_status(current, self.clock()).holder or "nobody"
                 self._lose(f"taken over by {holder}")
-                return
+                return False
             fresh = self.api.replace(self.name, renewed(current, self.clock()))
         with self._guard:
             if self._lease is not None:
                 self._lease = fresh
+        return True
 
     def _maybe_expired(self, lease: Mapping[str, Any], error: str) -> None:
         status = lease_status(lease, self.clock())
@@ -430,11 +447,14 @@ class DeployLock:
         self._stop.set()
 
     def _renew_loop(self) -> None:
-        while not self._stop.wait(self.renew_interval):
+        wait = self.renew_interval
+        while not self._stop.wait(wait):
+            landed = False
             try:
-                self.renew()
+                landed = self.renew()
             except Exception as exc:  # noqa: BLE001 - a renewal error must not kill the thread silently
                 with self._guard:
                     lease = self._lease
                 if lease is not None:
                     self._maybe_expired(lease, str(exc))
+            wait = self.renew_interval if landed else min(RETRY_PERIOD_SECONDS, self.renew_interval)

@@ -262,6 +262,7 @@ class _Run:
 
 
 BAKE_MAX_INTERVAL_SECONDS = 30.0
+BAKE_GROWTH = 4.0                 # the bake's interval grows by this while everything passes
 
 
 def round_wait(now: float, last_scrape: float, interval: float, deadline: float) -> float:
@@ -272,12 +273,13 @@ def round_wait(now: float, last_scrape: float, interval: float, deadline: float)
 
 def next_interval(interval: float, status: str, base: float) -> float:
     """The bake's next scrape interval (pure). While every verdict passes, the counters are
-    cumulative, so sparser scrapes lose no evidence: the interval doubles, up to 30 s, which bounds
-    how late a breach is seen. Anything but a pass goes back to ``base``. A 40 s bake then costs a
-    couple of rounds more than a 10 s one, not four times as many (issue 12: O(gates))."""
+    cumulative, so sparser scrapes lose no evidence: the interval quadruples, up to 30 s, which
+    bounds how late a breach is seen. Anything but a pass goes back to ``base``. A 40 s bake then
+    costs one round more than a 10 s one (rounds at 1, 5, 21, 40 s against 1, 5, 10 s), not four
+    times as many (issue 12: O(gates))."""
     if status != PASS:
         return base
-    return max(base, min(interval * 2, BAKE_MAX_INTERVAL_SECONDS))
+    return max(base, min(interval * BAKE_GROWTH, BAKE_MAX_INTERVAL_SECONDS))
 
 
 # --------------------------------------------------------------------------- wiring

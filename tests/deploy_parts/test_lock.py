@@ -233,8 +233,8 @@ def test_renewal_moves_renew_time_and_detects_takeover(leases):
     lock = DeployLock(api, "app", "prod", duration_seconds=30, identity="me@h/1/a", clock=lambda: next(times))
     lock.acquire()
     try:
-        assert lock.renew_interval == 10
-        lock.renew()
+        assert lock.renew_interval == 20           # a third of 30 s left, as client-go keeps 5 s of 15
+        assert lock.renew()
         assert fake.objects["deploy-lock-app-prod"]["spec"]["renewTime"] == micro_time(NOW + timedelta(seconds=5))
         stolen = fake.objects["deploy-lock-app-prod"]
         stolen["spec"]["holderIdentity"] = "thief@x/1/t"
@@ -270,3 +270,11 @@ def test_background_thread_renews(leases):
         assert not lock.lost.is_set()
     finally:
         lock.release()
+
+
+@pytest.mark.parametrize("duration, interval", [(15, 10), (30, 20), (60, 40), (3, 1), (6, 2), (9, 4)])
+def test_renewed_with_client_gos_margin_or_a_third_of_a_long_lease(duration, interval):
+    from pipeline.lock import renew_margin
+
+    assert duration - renew_margin(duration) == pytest.approx(interval)
+    assert renew_margin(duration) >= duration / 3          # never less headroom than before

@@ -139,9 +139,9 @@ def test_the_bake_runs_its_whole_length_and_fails_at_once_on_a_breach():
     pods = FakePods(web_1=pod)
     v, clock, _ = verifier(pods, interval=5)
     result = v.bake("bake", lambda: ["web_1"], seconds=40)
-    # a pass does not end the bake; while it passes, rounds thin out (5, 15, 35, 40 s)
-    assert result.passed and result.rounds == 4 and clock.now == 1040
-    assert pods.count("GET", "/metrics") == 5 and pods.count("GET", "/health") == 2   # start and end
+    # a pass does not end the bake; while it passes, rounds thin out (5, 25, 40 s)
+    assert result.passed and result.rounds == 3 and clock.now == 1040
+    assert pods.count("GET", "/metrics") == 4 and pods.count("GET", "/health") == 2   # start and end
     assert pods.count("POST", "/webhooks/klaviyo") == 0
 
     pod.traffic = steady("429", per_second=1)
@@ -204,9 +204,9 @@ def test_requests_per_bake_grow_with_scrape_rounds_only():
         v, _, _ = verifier(pods, interval=5)
         return v.bake("bake", lambda: ["web_1", "web_2"], seconds=seconds).requests
     # 2 pods: a baseline and one scrape per round each, health at the start and the end; rounds at
-    # 5, 10 s for a 10 s bake and 5, 15, 35, 40 s for a 40 s one: four times the length, 4 more requests
+    # 5, 10 s for a 10 s bake and 5, 25, 40 s for a 40 s one: four times the length, 2 more requests
     assert requests(10) == 2 * (1 + 2) + 2 * 2
-    assert requests(40) == 2 * (1 + 4) + 2 * 2
+    assert requests(40) == 2 * (1 + 3) + 2 * 2
 
 
 def test_the_bake_scrapes_more_sparsely_while_everything_passes_and_resets_on_anything_else():
@@ -217,7 +217,7 @@ def test_the_bake_scrapes_more_sparsely_while_everything_passes_and_resets_on_an
     for _ in range(7):
         interval = next_interval(interval, PASS, 1.0)
         steps.append(interval)
-    assert steps == [2.0, 4.0, 8.0, 16.0, BAKE_MAX_INTERVAL_SECONDS, BAKE_MAX_INTERVAL_SECONDS, BAKE_MAX_INTERVAL_SECONDS]
+    assert steps == [4.0, 16.0] + [BAKE_MAX_INTERVAL_SECONDS] * 5
     assert next_interval(16.0, INCONCLUSIVE, 1.0) == 1.0 and next_interval(16.0, FAIL, 1.0) == 1.0
     assert next_interval(0.5, PASS, 45.0) == 45.0          # never below the configured interval
 
