@@ -225,6 +225,12 @@ def renew_margin(duration: float) -> float:
     return min(duration * 2 / 3, max(duration / 3, RENEW_MARGIN_SECONDS))
 
 
+def next_renewal(landed: bool, interval: float) -> float:
+    """Seconds until the next renewal attempt (pure): the interval after one that landed, the
+    retry period (sooner) after one that did not."""
+    return interval if landed else min(RETRY_PERIOD_SECONDS, interval)
+
+
 class LeaseApi:
     """GET/POST/PUT of Lease JSON through a ``kubernetes.client.ApiClient`` (kubeconfig, auth).
 
@@ -457,4 +463,4 @@ class DeployLock:
                     lease = self._lease
                 if lease is not None:
                     self._maybe_expired(lease, str(exc))
-            wait = self.renew_interval if landed else min(RETRY_PERIOD_SECONDS, self.renew_interval)
+            wait = next_renewal(landed, self.renew_interval)

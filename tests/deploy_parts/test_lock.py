@@ -278,3 +278,11 @@ def test_renewed_with_client_gos_margin_or_a_third_of_a_long_lease(duration, int
 
     assert duration - renew_margin(duration) == pytest.approx(interval)
     assert renew_margin(duration) >= duration / 3          # never less headroom than before
+
+
+def test_a_renewal_that_did_not_land_is_tried_again_at_the_retry_period():
+    from pipeline.lock import RETRY_PERIOD_SECONDS, next_renewal
+
+    assert next_renewal(True, 10.0) == 10.0
+    assert next_renewal(False, 10.0) == RETRY_PERIOD_SECONDS == 2.0
+    assert next_renewal(False, 1.0) == 1.0          # a short test lease: never later than its interval
