@@ -13,16 +13,14 @@ Target (issue 12, item 3): detection with the 30 s window within 1.5x of the 6 s
 """
 from __future__ import annotations
 
-import json
 import os
 import sys
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from bench_deploy_rollback import GOOD, INVOKE, Timeline  # noqa: E402
-from compare import Command, Comparison, run_all, time_once  # noqa: E402
+from compare import Command, Comparison, from_result_json, run_all, time_once  # noqa: E402
 from standins import ROOT, Standins, running  # noqa: E402
 
 from pipeline.sandbox.pipeline_toml import sandbox_toml  # noqa: E402
@@ -39,19 +37,6 @@ class Detections:
 
     def __init__(self) -> None:
         self.runs: list[str] = []
-
-    def figure(self, result: Path, timeout: float = 300):
-        def seconds(started: float) -> float | None:
-            deadline = time.perf_counter() + timeout
-            while time.perf_counter() < deadline:
-                if result.exists() and result.stat().st_size:
-                    try:
-                        return self.read(json.loads(result.read_text()))
-                    except ValueError:               # still being written
-                        pass
-                time.sleep(0.1)
-            return None
-        return seconds
 
     def read(self, data: dict) -> float | None:
         stage = next((s for s in data["stages"] if s["name"] == STAGE), None)
@@ -82,7 +67,7 @@ def deploy(standins: Standins, window: float, timeline: Timeline, detections: De
     return Command.of(f"window {window:g}s", [INVOKE, "deploy", "--env", "local", "--image", SLOW, "--config",
                                               str(config), "--json-file", str(result)],
                       env=standins.env, cwd=str(ROOT), ok=(5,), timeout=300, prepare=prepare,
-                      figure=detections.figure(result))
+                      figure=from_result_json(result, detections.read))
 
 
 def main() -> int:

@@ -11,16 +11,14 @@ Target (issue 12, item 2): requests(bake 40 s) / requests(bake 10 s) <= 1.1.
 """
 from __future__ import annotations
 
-import json
 import os
 import shlex
 import sys
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from compare import Command, Comparison, run_all  # noqa: E402
+from compare import Command, Comparison, from_result_json, run_all  # noqa: E402
 from standins import ROOT, Standins, running  # noqa: E402
 
 from pipeline.sandbox.pipeline_toml import sandbox_toml  # noqa: E402
@@ -46,21 +44,6 @@ class Counts:
         self.deployed += 1
         self.image_file.write_text(IMAGES[self.deployed % 2])     # never the image running
 
-    def figure(self, result: Path, timeout: float = 300.0):
-        def count(started: float) -> float | None:
-            deadline = time.perf_counter() + timeout
-            while time.perf_counter() < deadline:
-                if result.exists() and result.stat().st_size:
-                    try:
-                        data = json.loads(result.read_text())
-                    except ValueError:           # still being written
-                        data = None
-                    if data is not None:
-                        return self.read(data)
-                time.sleep(0.2)
-            return None
-        return count
-
     def read(self, data: dict) -> float | None:
         requests = data.get("kube_requests") or {}
         self.runs.append(f"{data['outcome']}: {requests}")
@@ -75,7 +58,7 @@ def deploy(standins: Standins, bake: int, counts: Counts) -> Command:
     command = (f'exec {shlex.quote(INVOKE)} deploy --env local --config {shlex.quote(str(config))} '
                f'--json-file {shlex.quote(str(result))} --skip rate-limit --image "$(cat {counts.image_file})"')
     return Command.of(f"bake {bake}s", ["sh", "-c", command], env=standins.env, cwd=str(ROOT), timeout=300,
-                      prepare=lambda: counts.prepare(result), figure=counts.figure(result))
+                      prepare=lambda: counts.prepare(result), figure=from_result_json(result, counts.read))
 
 
 def main() -> int:

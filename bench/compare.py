@@ -18,12 +18,14 @@ and the target with "met" or "MISSED". Pure arithmetic lives in :func:`summarise
 """
 from __future__ import annotations
 
+import json
 import os
 import statistics
 import subprocess
 import time
 from dataclasses import dataclass, field
-from typing import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any, Callable, Mapping, Sequence
 
 # ``figure(started)``: called once the command started (``started`` is its perf_counter() start);
 # returns what the figure measures (seconds, or a count when the comparison's unit says so), or
@@ -196,3 +198,19 @@ def run_all(comparisons: Sequence[Comparison], out: Callable[[str], None] = prin
     if missed:
         out(f"targets missed or not measured: {', '.join(missed)}")
     return 1 if missed else 0
+
+
+def from_result_json(path: Path, read: Callable[[dict[str, Any]], "float | None"], timeout: float = 300.0) -> Figure:
+    """A figure read from the JSON a command writes as it ends (``--json-file``): waits until the
+    file holds a whole document, then ``read(document)``; None after ``timeout``."""
+    def figure(started: float) -> float | None:
+        deadline = time.perf_counter() + timeout
+        while time.perf_counter() < deadline:
+            if path.exists() and path.stat().st_size:
+                try:
+                    return read(json.loads(path.read_text()))
+                except ValueError:               # still being written
+                    pass
+            time.sleep(0.1)
+        return None
+    return figure

@@ -101,3 +101,22 @@ def test_a_missed_target_exits_1_and_a_met_one_0():
     assert run_all([comparison(two, one, target=1.5)], lambda line: None) == 1
     assert run_all([comparison(two, one, target=2.0)], lambda line: None) == 0
     assert run_all([comparison(two, one, target=None)], lambda line: None) == 0
+
+
+def test_a_figure_read_from_the_result_json_waits_for_a_whole_document(tmp_path):
+    result = tmp_path / "result.json"
+    figure = compare.from_result_json(result, lambda data: float(data["kube_requests"]["total"]), timeout=0.3)
+    assert figure(0.0) is None                                  # never written: no figure
+    result.write_text('{"kube_requests": {"tot')                # still being written: not read
+    assert figure(0.0) is None
+    result.write_text('{"kube_requests": {"total": 86}}')
+    assert figure(0.0) == 86.0
+
+
+def test_a_count_is_reported_in_its_unit_not_in_ms():
+    lines: list[str] = []
+    command = Command.of("bake 40s", ["true"])
+    comparison = Comparison("requests", "requests of a deploy", command, command, 1.1, 5, unit="requests")
+    report(comparison, summarise(Samples([86.0] * 5, [79.0] * 5), 1.1), lines.append)
+    assert "median     86.0 requests  (min 86, max 86)" in lines[1] and "ms" not in lines[1]
+    assert "1.09x" in lines[3] and "met" in lines[3]
