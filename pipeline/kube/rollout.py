@@ -128,7 +128,7 @@ def wait_for_rollout(apps: Any, namespace: str, name: str, timeout_seconds: floa
                      clock: Callable[[], float] = time.monotonic) -> RolloutWait:
     """Watch deployment ``name`` until its rollout is complete or its progress deadline passes.
 
-    ``apps`` is a ``kubernetes.client.AppsV1Api``. ``timeout_seconds`` (None: no limit of
+    ``apps`` is a :class:`pipeline.kube.api.KubeApi` (or anything with the same methods). ``timeout_seconds`` (None: no limit of
     ours) is this caller's own bound, reported as ``timed_out``; the progress deadline is the
     controller's verdict (condition Progressing/ProgressDeadlineExceeded), as kubectl reads
     it. ``on_progress(status, deployment)`` is called on every observation. The watch is the
