@@ -18,6 +18,7 @@ from kubernetes import client
 from pipeline.kube.client import api_client
 from pipeline.lock import INFO_ANNOTATION, LeaseApi, lease_name
 from pipeline.sandbox.pipeline_toml import sandbox_toml
+from tests.waiting import wait_for
 
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[2]
@@ -63,6 +64,16 @@ class Fresh:
                 return code, output
             time.sleep(0.5)
 
+    def remove_the_app(self) -> None:
+        """The sandbox is shared by the package's tests: pods left running here would call the one
+        Klaviyo stand-in with the same key and eat the rate limits the next test's verdicts read."""
+        apps = client.AppsV1Api(api_client(self.kube))
+        for deployment in apps.list_namespaced_deployment(self.namespace).items:
+            apps.delete_namespaced_deployment(deployment.metadata.name, self.namespace,
+                                              propagation_policy="Foreground")
+        wait_for(lambda: not self.core.list_namespaced_pod(self.namespace).items,
+                 f"the pods in {self.namespace} to be gone", seconds=90)
+
     def present(self) -> dict[str, bool]:
         apps = client.AppsV1Api(api_client(self.kube))
         names = {"Deployment": [d.metadata.name for d in apps.list_namespaced_deployment(self.namespace).items],
@@ -85,8 +96,12 @@ class Fresh:
 
 
 @pytest.fixture
-def fresh(world, tmp_path) -> Fresh:
-    return Fresh(world, tmp_path)
+def fresh(world, tmp_path):
+    environment = Fresh(world, tmp_path)
+    yield environment
+    environment.remove_the_app()
+
+
 
 
 def assert_nothing_left(fresh: Fresh) -> None:
