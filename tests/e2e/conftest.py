@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import git
+import httpx
 import pytest
 
 from pipeline.config import EnvConfig, load_config
@@ -64,3 +65,13 @@ def world(tmp_path_factory) -> World:
         environ.update(KUBECONFIG=str(base / "kubeconfig"), PIPELINE_AUDIT_DIR=str(base / "audit"),
                        USER="e2e", no_proxy="127.0.0.1,localhost")
         yield World(sandbox, environ, config_path, repo, remote, base / "audit")
+
+
+@pytest.fixture(autouse=True)
+def klaviyo_windows_refilled(world):
+    """Each test starts as if a minute had passed: the package's tests share one Klaviyo stand-in,
+    whose per-account rate limits (15/min on the accounts endpoint the preflight reads) the
+    previous tests' preflights and pods have used up. Resetting its scenario refills them."""
+    response = httpx.delete(f"{world.sandbox.urls['klaviyo']}/_sandbox/scenario", trust_env=False, timeout=10)
+    response.raise_for_status()
+    yield
