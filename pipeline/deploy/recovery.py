@@ -100,19 +100,17 @@ class Adapters:
         return Live(True, bool(obj["spec"].get("paused")), obj["spec"]["template"])
 
     def undo(self, template: dict[str, Any], reason: str) -> tuple[bool, str]:
-        from pipeline.rollback import factory, runner
-
-        built = factory.build(["undo"], self.config, factory.Options(
-            resume_paused=True, api_client=self.api, secrets=self.secrets, to_template=template))
-        result = runner.run(built.mechanisms, reason).results[0]
-        self.on_action(result)
-        return result.ok, result.detail
+        return self._undo(reason, resume_paused=True, to_template=template)
 
     def remove(self, objects: tuple[str, ...], reason: str) -> tuple[bool, str]:
+        return self._undo(reason, remove_created=objects)
+
+    def _undo(self, reason: str, **options: Any) -> tuple[bool, str]:
+        """The rollback's undo mechanism (to a template, or removing a first release), reported."""
         from pipeline.rollback import factory, runner
 
-        built = factory.build(["undo"], self.config, factory.Options(
-            api_client=self.api, secrets=self.secrets, remove_created=objects))
+        built = factory.build(["undo"], self.config, factory.Options(api_client=self.api, secrets=self.secrets,
+                                                                     **options))
         result = runner.run(built.mechanisms, reason).results[0]
         self.on_action(result)
         return result.ok, result.detail

@@ -27,10 +27,6 @@ def api_client(settings: KubeSettings) -> client.ApiClient:
         raise KubeConfigError(f"cannot use {where}{context}: {exc}") from None
 
 
-def apps_api(api: client.ApiClient) -> KubeApi:
-    return KubeApi(api)
-
-
 def read_json(call: Any, *args: Any, **kwargs: Any) -> dict[str, Any]:
     """Call a generated API method and return the reply as the server sent it (a camelCase dict).
 

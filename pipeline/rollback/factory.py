@@ -62,10 +62,11 @@ def _configured_secrets(config: EnvConfig, options: Options) -> SecretSource:
 
 
 def _undo(config: EnvConfig, options: Options, built: Built) -> Mechanism:
-    from pipeline.kube.client import api_client, apps_api
+    from pipeline.kube.api import KubeApi
+    from pipeline.kube.client import api_client
     from pipeline.rollback.rollout_undo import RolloutUndo
 
-    apps = apps_api(options.api_client or api_client(config.kube))
+    apps = KubeApi(options.api_client or api_client(config.kube))
     if options.remove_created is not None:          # a failed first release: back to no release
         from pipeline.rollback.remove_created import RemoveCreated
 
